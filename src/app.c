@@ -1,0 +1,140 @@
+/*
+ * app.c - the route table and the life of one request.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "app.h"
+#include "log.h"
+#include "util.h"
+
+struct route {
+	const char *method;
+	const char *path;
+	handler_fn handler;
+};
+
+/* One row per endpoint; a path may appear once per method. */
+static const struct route routes[] = {
+	{"POST", "/v1/game/session/verify", handle_game_verify},
+	{"PATCH", "/v1/game/session/heartbeat", handle_game_heartbeat},
+	{"POST", "/v1/game/session/check", handle_game_check},
+	{"DELETE", "/v1/game/session/end", handle_game_end},
+	{"POST", "/v1/launcher/session", handle_launcher_start},
+	{"DELETE", "/v1/launcher/session", handle_launcher_end},
+	{"PATCH", "/v1/launcher/heartbeat", handle_launcher_heartbeat},
+	{"POST", "/v1/launcher/ott", handle_launcher_ott},
+	{"GET", "/healthz", handle_healthz},
+};
+
+#define ROUTE_COUNT (sizeof routes / sizeof routes[0])
+
+int app_init(struct app *app, const struct config *cfg)
+{
+	memset(app, 0, sizeof *app);
+	app->cfg = cfg;
+	app->store = store_new(cfg);
+	return app->store ? 0 : -1;
+}
+
+void app_free(struct app *app)
+{
+	store_free(app->store);
+	app->store = NULL;
+}
+
+/*
+ * Finds the handler for the request. Answers 404 or 405 (with Allow) itself
+ * and returns NULL when there is none.
+ */
+static handler_fn app_route(struct call *c)
+{
+	char allow[128] = "";
+	size_t alen = 0;
+	const char *method = c->req->method;
+
+	if (!c->req->path_too_long) {
+		for (size_t i = 0; i < ROUTE_COUNT; i++) {
+			if (strcmp(routes[i].path, c->req->path) != 0)
+				continue;
+			if (strcmp(routes[i].method, method) == 0)
+				return routes[i].handler;
+			if (strcmp(method, "HEAD") == 0 &&
+			    strcmp(routes[i].method, "GET") == 0)
+				return routes[i].handler;
+			alen += (size_t)snprintf(allow + alen, sizeof allow - alen,
+						 "%s%s", alen ? ", " : "",
+						 routes[i].method);
+		}
+	}
+	if (alen > 0) {
+		http_response_header(c->resp, "Allow", allow);
+		call_error(c, HB_METHOD_NOT_ALLOWED, NULL);
+	} else {
+		call_error(c, HB_NOT_FOUND, NULL);
+	}
+	return NULL;
+}
+
+int app_handle(struct app *app, const struct transport *t)
+{
+	struct http_request req;
+	struct http_response resp;
+	struct call c;
+	handler_fn handler;
+	int64_t started = util_now_ms();
+	int rc;
+
+	http_request_init(&req, t, app->cfg);
+	http_response_init(&resp);
+	c.app = app;
+	c.req = &req;
+	c.resp = &resp;
+	c.body = NULL;
+
+	handler = app_route(&c);
+	if (handler != NULL)
+		handler(&c);
+	if (resp.body.failed) {
+		jw_free(&resp.body);
+		call_error(&c, HB_INTERNAL_ERROR, NULL);
+	}
+	if (strcmp(req.method, "HEAD") == 0)
+		resp.body.len = 0;
+	rc = http_response_send(&req, &resp);
+	if (resp.status >= 500 || log_enabled(LOG_DEBUG))
+		log_line(resp.status >= 500 ? LOG_WARN : LOG_DEBUG,
+			 "event=request rid=%s method=%s path=\"%.128s\" "
+			 "status=%d ms=%lld",
+			 req.request_id, req.method, req.path, resp.status,
+			 (long long)(util_now_ms() - started));
+	json_body_free(c.body);
+	http_response_free(&resp);
+	http_request_free(&req);
+	return rc;
+}
+
+void app_maybe_sweep(struct app *app)
+{
+	const struct config *cfg = app->cfg;
+	int64_t now = util_now_ms();
+	char batch[24];
+	const char *argv[1] = {batch};
+	struct store_reply *r = NULL;
+
+	if (cfg->sweep_interval_sec == 0 ||
+	    now - app->last_sweep_ms < cfg->sweep_interval_sec * 1000)
+		return;
+	app->last_sweep_ms = now;
+	snprintf(batch, sizeof batch, "%lld", (long long)cfg->sweep_batch);
+	if (store_script(app->store, SCRIPT_SWEEP, 1, argv, NULL, &r) !=
+	    STORE_OK) {
+		log_line(LOG_WARN, "event=sweep_failed err=\"%s\"",
+			 store_last_error(app->store));
+		return;
+	}
+	if (store_reply_int(store_reply_at(r, 1)) > 0)
+		log_line(LOG_INFO, "event=sweep settled=%lld",
+			 store_reply_int(store_reply_at(r, 1)));
+	store_reply_free(r);
+}

@@ -1,0 +1,236 @@
+-- common.lua: prepended to every script at build time.
+--
+-- Every script gets the same leading arguments, so the rules read their
+-- settings in one place:
+--   KEYS[1]  the deadline index (routes the script; every key shares its tag)
+--   ARGV[1]  the key base, "<prefix>{core}:"
+--   ARGV[2]  game session TTL, ms        ARGV[3]  grace period, ms
+--   ARGV[4]  launcher TTL, ms            ARGV[5]  tombstone lifetime, ms
+--   ARGV[6]  settle margin, ms
+-- Script-specific arguments start at ARGV[7].
+--
+-- Numbers are written back with I() because Lua would print large ones in
+-- exponent notation. Times are ms from Redis's clock; play time is kept in ms
+-- and answered in whole seconds; money is kept in millicoins.
+
+local B = ARGV[1]
+local TTL = tonumber(ARGV[2])
+local GRACE = tonumber(ARGV[3])
+local LTTL = tonumber(ARGV[4])
+local TOMB = tonumber(ARGV[5])
+local MARGIN = tonumber(ARGV[6])
+local DEADLINES = KEYS[1]
+
+local function I(x)
+  return string.format('%d', x)
+end
+
+local function now_ms()
+  local t = redis.call('TIME')
+  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+end
+
+local function hgetall(key)
+  local flat = redis.call('HGETALL', key)
+  if #flat == 0 then return nil end
+  local h = {}
+  for i = 1, #flat, 2 do h[flat[i]] = flat[i + 1] end
+  return h
+end
+
+local function gs_key(id) return B .. 'gs:' .. id end
+local function lt_key(hash) return B .. 'lt:' .. hash end
+local function pc_key(venue, pc) return B .. 'pc:' .. venue .. ':' .. pc end
+local function venue_key(venue) return B .. 'venue:' .. venue end
+
+-- RFC 3339 UTC with milliseconds, from ms since the epoch (civil-from-days).
+local function iso(ms)
+  local secs = math.floor(ms / 1000)
+  local milli = ms - secs * 1000
+  local days = math.floor(secs / 86400)
+  local rem = secs - days * 86400
+  local z = days + 719468
+  local era = math.floor(z / 146097)
+  local doe = z - era * 146097
+  local yoe = math.floor((doe - math.floor(doe / 1460) + math.floor(doe / 36524)
+    - math.floor(doe / 146096)) / 365)
+  local y = yoe + era * 400
+  local doy = doe - (365 * yoe + math.floor(yoe / 4) - math.floor(yoe / 100))
+  local mp = math.floor((5 * doy + 2) / 153)
+  local d = doy - math.floor((153 * mp + 2) / 5) + 1
+  local m = mp < 10 and mp + 3 or mp - 9
+  if m <= 2 then y = y + 1 end
+  return string.format('%04d-%02d-%02dT%02d:%02d:%02d.%03dZ', y, m, d,
+    math.floor(rem / 3600), math.floor((rem % 3600) / 60), rem % 60, milli)
+end
+
+-- The game of an API key (by its SHA-256) and the game's rate, or nil when
+-- the key is unknown or revoked or its game inactive.
+local function auth_game(keyhash)
+  local k = redis.call('HMGET', B .. 'apikey:' .. keyhash, 'game', 'revoked')
+  if not k[1] or k[2] == '1' then return nil end
+  local g = redis.call('HMGET', B .. 'game:' .. k[1], 'active', 'rate')
+  if g[1] ~= '1' then return nil end
+  return k[1], tonumber(g[2]) or 0
+end
+
+-- Millicoins due for ms of billed time at rate millicoins per hour. Split by
+-- whole hours so every product stays exact in a double.
+local function due(rate, ms)
+  local q = math.floor(ms / 3600000)
+  local r = ms - q * 3600000
+  return q * rate + math.floor(rate * r / 3600000)
+end
+
+-- Whether the launcher watching a PC is live at now.
+local function launcher_alive(venue, pc, now)
+  local ltk = redis.call('HGET', pc_key(venue, pc), 'lt')
+  if not ltk then return false end
+  local last = redis.call('HGET', lt_key(ltk), 'last')
+  return last and tonumber(last) + LTTL > now
+end
+
+-- Counts play time from the last accounted instant up to upto (a gap never
+-- counts more than TTL) and, while the session is live, charges the venue's
+-- wallet for it. A charge that brings the wallet to zero (or finds billing
+-- off) puts the session into grace. Updates s in memory only.
+local function account(s, upto)
+  local last = tonumber(s.last)
+  if upto <= last then return end
+  local gap = upto - last
+  if gap > TTL then gap = TTL end
+  s.play = tonumber(s.play) + gap
+  s.last = upto
+  if s.st ~= 'live' then return end
+  local rate = tonumber(s.rate)
+  local bms = tonumber(s.bms)
+  local owed = due(rate, bms + gap) - due(rate, bms)
+  s.bms = bms + gap
+  local vk = venue_key(s.venue)
+  local v = redis.call('HMGET', vk, 'wallet', 'billing')
+  local wallet = tonumber(v[1]) or 0
+  local exhausted = false
+  if v[2] ~= '1' then
+    exhausted = true
+  elseif owed > 0 then
+    local take = owed
+    if take > wallet then take = wallet end
+    if take > 0 then
+      redis.call('HINCRBY', vk, 'wallet', I(-take))
+      s.chg = tonumber(s.chg) + take
+    end
+    exhausted = (wallet - take) <= 0
+  end
+  if exhausted then
+    s.st = 'grace'
+    s.gend = upto + GRACE
+  end
+end
+
+-- Returns a session in grace to live when its venue can be charged again.
+local function recover(s)
+  if s.st ~= 'grace' then return end
+  local v = redis.call('HMGET', venue_key(s.venue), 'wallet', 'billing')
+  if v[2] == '1' and (tonumber(v[1]) or 0) > 0 then
+    s.st = 'live'
+    s.gend = nil
+  end
+end
+
+-- The instant the session is over unless something happens: its TTL
+-- deadline, the end of its grace, or the end of a drain.
+local function deadline(s)
+  if s.st == 'ending' then return tonumber(s.eend) end
+  local d = tonumber(s.seen) + TTL
+  if s.st == 'grace' and tonumber(s.gend) < d then d = tonumber(s.gend) end
+  return d
+end
+
+-- Writes a live session back, indexes its deadline, and keeps its data (and
+-- its PC's record) for MARGIN past the deadline so a sweep can settle it.
+local function save(id, s, now)
+  local key = gs_key(id)
+  redis.call('HSET', key, 'st', s.st, 'last', I(s.last), 'seen', I(s.seen),
+    'play', I(s.play), 'bms', I(s.bms), 'chg', I(s.chg))
+  if s.gend then redis.call('HSET', key, 'gend', I(s.gend))
+  else redis.call('HDEL', key, 'gend') end
+  if s.eend then
+    redis.call('HSET', key, 'eend', I(s.eend), 'erea', s.erea)
+  end
+  local d = deadline(s)
+  local keep = d - now
+  if keep < 0 then keep = 0 end
+  redis.call('ZADD', DEADLINES, I(d), id)
+  redis.call('PEXPIRE', key, I(keep + MARGIN))
+  local pk = pc_key(s.venue, s.pc)
+  if redis.call('PTTL', pk) < keep + MARGIN then
+    redis.call('PEXPIRE', pk, I(keep + MARGIN))
+  end
+end
+
+-- Ends a session for reason at instant ended: appends its one settlement
+-- entry, takes it off the index and its PC, and leaves a tombstone (none for
+-- an expired session). The caller has already counted its play time.
+local function settle(id, s, reason, ended)
+  local play = tonumber(s.play)
+  redis.call('XADD', B .. 'events', '*',
+    'game_session_id', id, 'reason', reason, 'game_id', s.game,
+    'venue_id', s.venue, 'pc_id', s.pc, 'provider_user_id', s.user,
+    'started_at', iso(tonumber(s.t0)), 'ended_at', iso(ended),
+    'play_duration_sec', I(math.floor(play / 1000)),
+    'charged_millicoins', I(tonumber(s.chg)),
+    'rate_millicoins_per_hour', I(tonumber(s.rate)))
+  redis.call('ZREM', DEADLINES, id)
+  local pk = pc_key(s.venue, s.pc)
+  if redis.call('HGET', pk, 'gs') == id then redis.call('HDEL', pk, 'gs') end
+  local key = gs_key(id)
+  redis.call('DEL', key)
+  if reason ~= 'expired' then
+    redis.call('HSET', key, 'st', 'ended', 'reason', reason, 'game', s.game,
+      'user', s.user, 'venue', s.venue, 'pc', s.pc, 'play', I(play),
+      'chg', I(tonumber(s.chg)), 'rate', I(tonumber(s.rate)), 't0', s.t0,
+      't1', I(ended), 'rep', reason == 'replaced' and '1' or '0')
+    redis.call('PEXPIRE', key, I(TOMB))
+  end
+end
+
+-- Settles what the clock says is already over: a finished drain, a grace
+-- period run out, or a deadline passed. Returns the reason it settled with,
+-- or nil when the session is still going.
+local function settle_due(id, s, now)
+  if s.st == 'ending' then
+    local e = tonumber(s.eend)
+    if now >= e then
+      settle(id, s, s.erea, e)
+      return s.erea
+    end
+    return nil
+  end
+  local dl = tonumber(s.seen) + TTL
+  if s.st == 'grace' and tonumber(s.gend) <= dl and now >= tonumber(s.gend) then
+    local g = tonumber(s.gend)
+    account(s, g)
+    settle(id, s, 'charge_exhausted', g)
+    return 'charge_exhausted'
+  end
+  if now >= dl then
+    settle(id, s, 'expired', dl)
+    return 'expired'
+  end
+  return nil
+end
+
+-- Counts a live session up to now and settles it for reason.
+local function terminate(id, s, reason, now)
+  account(s, now)
+  settle(id, s, reason, now)
+end
+
+-- The status of a launcher token (by hash) at now: its record, or nil when it
+-- is unknown, replaced or silent past its TTL.
+local function launcher_by_token(hash, now)
+  local l = hgetall(lt_key(hash))
+  if not l or tonumber(l.last) + LTTL <= now then return nil end
+  if redis.call('HGET', pc_key(l.venue, l.pc), 'lt') ~= hash then return nil end
+  return l
+end

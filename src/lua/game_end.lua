@@ -1,0 +1,17 @@
+-- game_end.lua: DELETE /v1/game/session/end.
+-- ARGV[7] API key hash, ARGV[8] game session id.
+-- Returns {'OK', play_sec} or {error code}.
+
+local game = auth_game(ARGV[7])
+if not game then return {'INVALID_API_KEY'} end
+local id = ARGV[8]
+local s = hgetall(gs_key(id))
+if not s or s.game ~= game then return {'SESSION_NOT_FOUND'} end
+if s.st == 'ended' then return {'ALREADY_ENDED'} end
+local now = now_ms()
+local over = settle_due(id, s, now)
+if over == 'expired' then return {'SESSION_NOT_FOUND'} end
+if over then return {'ALREADY_ENDED'} end
+if s.st == 'ending' then return {'SESSION_ENDING'} end
+terminate(id, s, 'normal', now)
+return {'OK', math.floor(tonumber(s.play) / 1000)}

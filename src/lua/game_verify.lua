@@ -1,0 +1,48 @@
+-- game_verify.lua: POST /v1/game/session/verify.
+-- ARGV[7] API key hash, ARGV[8] OTT, ARGV[9] provider user id,
+-- ARGV[10] id for the new game session, ARGV[11] OTT lifetime in ms.
+-- Returns {'INVALID_API_KEY'} | {'OK', 'REFUSED', reason} | {'OK', 'VALID', id}.
+
+local game, rate = auth_game(ARGV[7])
+if not game then return {'INVALID_API_KEY'} end
+local okey = B .. 'ott:' .. ARGV[8]
+local o = hgetall(okey)
+if not o then return {'OK', 'REFUSED', 'OTT_EXPIRED'} end
+if o.used == '1' then return {'OK', 'REFUSED', 'OTT_ALREADY_USED'} end
+-- The first verify consumes the OTT, whatever it answers.
+redis.call('HSET', okey, 'used', '1')
+local now = now_ms()
+if now - tonumber(o.issued) > tonumber(ARGV[11]) then
+  return {'OK', 'REFUSED', 'OTT_EXPIRED'}
+end
+if o.game ~= game then return {'OK', 'REFUSED', 'GAME_MISMATCH'} end
+if not launcher_alive(o.venue, o.pc, now) then
+  return {'OK', 'REFUSED', 'OTT_EXPIRED'}
+end
+local v = redis.call('HMGET', venue_key(o.venue), 'wallet', 'billing')
+if v[2] ~= '1' or (tonumber(v[1]) or 0) <= 0 then
+  return {'OK', 'REFUSED', 'NOT_CHARGEABLE'}
+end
+
+-- A PC plays one game session at a time: the new one replaces the old.
+local pk = pc_key(o.venue, o.pc)
+local old = redis.call('HGET', pk, 'gs')
+if old then
+  local s = hgetall(gs_key(old))
+  if s and s.st ~= 'ended' and not settle_due(old, s, now) then
+    if s.st == 'ending' then
+      settle(old, s, s.erea, now)
+    else
+      terminate(old, s, 'replaced', now)
+    end
+  end
+end
+
+local id = ARGV[10]
+local s = {st = 'live', last = now, seen = now, play = 0, bms = 0, chg = 0,
+  venue = o.venue, pc = o.pc}
+redis.call('HSET', gs_key(id), 'game', game, 'venue', o.venue, 'pc', o.pc,
+  'user', ARGV[9], 't0', I(now), 'rate', I(rate))
+save(id, s, now)
+redis.call('HSET', pk, 'gs', id)
+return {'OK', 'VALID', id}

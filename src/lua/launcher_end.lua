@@ -1,0 +1,26 @@
+-- launcher_end.lua: DELETE /v1/launcher/session. Ends the launcher session
+-- and the PC's game session (reason normal).
+-- ARGV[7] launcher token hash.
+-- Returns {'OK', ended game session id or false} or {'UNAUTHORIZED'}.
+
+local now = now_ms()
+local hash = ARGV[7]
+local l = launcher_by_token(hash, now)
+if not l then return {'UNAUTHORIZED'} end
+local pk = pc_key(l.venue, l.pc)
+local ended = false
+local gs = redis.call('HGET', pk, 'gs')
+if gs then
+  local s = hgetall(gs_key(gs))
+  if s and s.st ~= 'ended' and not settle_due(gs, s, now) then
+    if s.st == 'ending' then
+      settle(gs, s, s.erea, now)
+    else
+      terminate(gs, s, 'normal', now)
+    end
+    ended = gs
+  end
+end
+redis.call('DEL', lt_key(hash))
+redis.call('HDEL', pk, 'lt')
+return {'OK', ended}

@@ -1,0 +1,20 @@
+-- launcher_heartbeat.lua: PATCH /v1/launcher/heartbeat.
+-- ARGV[7] launcher token hash.
+-- Returns {'OK', game_session_id or false} or {'UNAUTHORIZED'}.
+
+local now = now_ms()
+local hash = ARGV[7]
+local l = launcher_by_token(hash, now)
+if not l then return {'UNAUTHORIZED'} end
+redis.call('HSET', lt_key(hash), 'last', I(now))
+redis.call('PEXPIRE', lt_key(hash), I(LTTL))
+local pk = pc_key(l.venue, l.pc)
+if redis.call('PTTL', pk) < LTTL + MARGIN then
+  redis.call('PEXPIRE', pk, I(LTTL + MARGIN))
+end
+local gs = redis.call('HGET', pk, 'gs')
+if gs then
+  local st = redis.call('HGET', gs_key(gs), 'st')
+  if st ~= 'live' and st ~= 'grace' then gs = false end
+end
+return {'OK', gs}

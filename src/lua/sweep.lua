@@ -1,0 +1,20 @@
+-- sweep.lua: settles sessions whose deadline has passed.
+-- ARGV[7] the most sessions to look at.
+-- Returns {'OK', settled, looked_at}. Each session leaves the index in the
+-- same step that settles it, so sweeps running at once never settle one twice.
+
+local now = now_ms()
+local ids = redis.call('ZRANGEBYSCORE', DEADLINES, '-inf', I(now), 'LIMIT', 0,
+  tonumber(ARGV[7]))
+local settled = 0
+for _, id in ipairs(ids) do
+  local s = hgetall(gs_key(id))
+  if not s or s.st == 'ended' then
+    redis.call('ZREM', DEADLINES, id)
+  elseif settle_due(id, s, now) then
+    settled = settled + 1
+  else
+    redis.call('ZADD', DEADLINES, I(deadline(s)), id)
+  end
+end
+return {'OK', settled, #ids}

@@ -1,0 +1,7 @@
+-- wallet_topup.lua: adds millicoins to a venue's wallet.
+-- ARGV[7] venue id, ARGV[8] millicoins (> 0).
+-- Returns {'OK', balance} or {'NOT_FOUND'}.
+
+local vk = venue_key(ARGV[7])
+if redis.call('EXISTS', vk) == 0 then return {'NOT_FOUND'} end
+return {'OK', redis.call('HINCRBY', vk, 'wallet', ARGV[8])}

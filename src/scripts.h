@@ -1,0 +1,39 @@
+/*
+ * scripts.h - the Lua scripts that hold the session rules. Their sources are
+ * the files in src/lua/, embedded at build time by lua2c.sh (each prefixed with
+ * common.lua); the store loads them once per connection and calls them by SHA.
+ */
+#ifndef HB_SCRIPTS_H
+#define HB_SCRIPTS_H
+
+/* X(enum constant, file name): the order is the order of script_defs[]. */
+#define SCRIPT_TABLE(X)                                                        \
+	X(SCRIPT_GAME_VERIFY, game_verify)                                     \
+	X(SCRIPT_GAME_HEARTBEAT, game_heartbeat)                               \
+	X(SCRIPT_GAME_END, game_end)                                           \
+	X(SCRIPT_LAUNCHER_START, launcher_start)                               \
+	X(SCRIPT_LAUNCHER_HEARTBEAT, launcher_heartbeat)                       \
+	X(SCRIPT_LAUNCHER_OTT, launcher_ott)                                   \
+	X(SCRIPT_LAUNCHER_END, launcher_end)                                   \
+	X(SCRIPT_SWEEP, sweep)                                                 \
+	X(SCRIPT_SESSION_REVOKE, session_revoke)                               \
+	X(SCRIPT_WALLET_TOPUP, wallet_topup)
+
+enum script_id {
+#define SCRIPT_ENUM(id, file) id,
+	SCRIPT_TABLE(SCRIPT_ENUM)
+#undef SCRIPT_ENUM
+	SCRIPT_COUNT
+};
+
+/* The number of leading arguments every script takes (see common.lua). */
+#define SCRIPT_COMMON_ARGS 6
+
+struct script_def {
+	const char *name;
+	const char *source;
+};
+
+extern const struct script_def script_defs[SCRIPT_COUNT];
+
+#endif

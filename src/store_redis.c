@@ -1,0 +1,355 @@
+/*
+ * store_redis.c - the Redis connection, script loading and calls. The only
+ * module that includes hiredis. Uses only API common to hiredis 0.14 and 1.x.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/time.h>
+
+#include <hiredis/hiredis.h>
+
+#include "log.h"
+#include "store.h"
+
+/* The longest key name built by store_key. */
+#define STORE_KEY_MAX (CONFIG_STR_MAX + 64)
+
+struct store {
+	const struct config *cfg;
+	redisContext *ctx;
+	char sha[SCRIPT_COUNT][41];
+	char error[256];
+	/* The common script arguments, formatted once. */
+	char deadlines_key[STORE_KEY_MAX];
+	char common[SCRIPT_COMMON_ARGS][STORE_KEY_MAX];
+};
+
+/* Records why the store failed; the text goes to the log only. */
+static void store_set_error(struct store *st, const char *what,
+			    const char *detail)
+{
+	snprintf(st->error, sizeof st->error, "%s: %s", what,
+		 detail ? detail : "unknown");
+}
+
+static void store_disconnect(struct store *st)
+{
+	if (st->ctx != NULL) {
+		redisFree(st->ctx);
+		st->ctx = NULL;
+	}
+}
+
+struct store *store_new(const struct config *cfg)
+{
+	struct store *st = calloc(1, sizeof *st);
+
+	if (st == NULL)
+		return NULL;
+	st->cfg = cfg;
+	snprintf(st->deadlines_key, sizeof st->deadlines_key, "%sdeadlines",
+		 cfg->key_base);
+	snprintf(st->common[0], STORE_KEY_MAX, "%s", cfg->key_base);
+	snprintf(st->common[1], STORE_KEY_MAX, "%lld",
+		 (long long)cfg->game_ttl_sec * 1000);
+	snprintf(st->common[2], STORE_KEY_MAX, "%lld",
+		 (long long)cfg->grace_sec * 1000);
+	snprintf(st->common[3], STORE_KEY_MAX, "%lld",
+		 (long long)cfg->launcher_ttl_sec * 1000);
+	snprintf(st->common[4], STORE_KEY_MAX, "%lld",
+		 (long long)cfg->tombstone_sec * 1000);
+	snprintf(st->common[5], STORE_KEY_MAX, "%lld",
+		 (long long)cfg->settle_margin_sec * 1000);
+	return st;
+}
+
+void store_free(struct store *st)
+{
+	if (st == NULL)
+		return;
+	store_disconnect(st);
+	free(st);
+}
+
+const char *store_last_error(const struct store *st)
+{
+	return st->error;
+}
+
+void store_key(const struct store *st, const char *name, char *out,
+	       size_t size)
+{
+	snprintf(out, size, "%s%s", st->cfg->key_base, name);
+}
+
+/*
+ * Sends one command on the live connection. Returns the reply (caller owns),
+ * or NULL after dropping a dead connection.
+ */
+static redisReply *store_send(struct store *st, int argc, const char **argv,
+			      const size_t *lens)
+{
+	redisReply *r = redisCommandArgv(st->ctx, argc, argv, lens);
+
+	if (r == NULL) {
+		store_set_error(st, "redis I/O", st->ctx->errstr);
+		store_disconnect(st);
+	}
+	return r;
+}
+
+/* Loads one script and records its SHA. Returns 0, or -1. */
+static int store_load_script(struct store *st, enum script_id id)
+{
+	const char *argv[3] = {"SCRIPT", "LOAD", script_defs[id].source};
+	redisReply *r = store_send(st, 3, argv, NULL);
+
+	if (r == NULL)
+		return -1;
+	if (r->type != REDIS_REPLY_STRING || r->len != 40) {
+		store_set_error(st, "SCRIPT LOAD",
+				r->type == REDIS_REPLY_ERROR ? r->str : "bad reply");
+		freeReplyObject(r);
+		return -1;
+	}
+	memcpy(st->sha[id], r->str, 40);
+	st->sha[id][40] = '\0';
+	freeReplyObject(r);
+	return 0;
+}
+
+/* Runs a set-up command that must answer OK (AUTH, SELECT). */
+static int store_setup_command(struct store *st, int argc, const char **argv)
+{
+	redisReply *r = store_send(st, argc, argv, NULL);
+	int ok;
+
+	if (r == NULL)
+		return -1;
+	ok = r->type != REDIS_REPLY_ERROR;
+	if (!ok)
+		store_set_error(st, argv[0], r->str);
+	freeReplyObject(r);
+	return ok ? 0 : -1;
+}
+
+/* Connects, authenticates, selects the database and loads every script. */
+static int store_connect(struct store *st)
+{
+	const struct config *cfg = st->cfg;
+	struct timeval ct = {(time_t)(cfg->redis_connect_timeout_ms / 1000),
+			     (suseconds_t)(cfg->redis_connect_timeout_ms % 1000) *
+				     1000};
+	struct timeval ot = {(time_t)(cfg->redis_timeout_ms / 1000),
+			     (suseconds_t)(cfg->redis_timeout_ms % 1000) * 1000};
+
+	if (cfg->redis_socket[0] != '\0')
+		st->ctx = redisConnectUnixWithTimeout(cfg->redis_socket, ct);
+	else
+		st->ctx = redisConnectWithTimeout(cfg->redis_host,
+						  (int)cfg->redis_port, ct);
+	if (st->ctx == NULL) {
+		store_set_error(st, "redis connect", "out of memory");
+		return -1;
+	}
+	if (st->ctx->err) {
+		store_set_error(st, "redis connect", st->ctx->errstr);
+		store_disconnect(st);
+		return -1;
+	}
+	if (redisSetTimeout(st->ctx, ot) != REDIS_OK) {
+		store_set_error(st, "redis timeout", st->ctx->errstr);
+		store_disconnect(st);
+		return -1;
+	}
+	if (cfg->redis_password[0] != '\0') {
+		const char *argv[2] = {"AUTH", cfg->redis_password};
+		if (store_setup_command(st, 2, argv) != 0)
+			goto fail;
+	}
+	if (cfg->redis_db != 0) {
+		char db[24];
+		const char *argv[2] = {"SELECT", db};
+		snprintf(db, sizeof db, "%lld", (long long)cfg->redis_db);
+		if (store_setup_command(st, 2, argv) != 0)
+			goto fail;
+	}
+	for (int i = 0; i < SCRIPT_COUNT; i++)
+		if (store_load_script(st, (enum script_id)i) != 0)
+			goto fail;
+	log_line(LOG_DEBUG, "event=redis_connected");
+	return 0;
+fail:
+	store_disconnect(st);
+	return -1;
+}
+
+/* Whether an error reply means Redis cannot serve now (not our bug). */
+static int store_error_is_unavailable(const char *msg)
+{
+	static const char *const prefixes[] = {"LOADING", "READONLY",
+					       "MASTERDOWN", "BUSY",
+					       "TRYAGAIN", "CLUSTERDOWN",
+					       "NOAUTH", "OOM"};
+
+	for (size_t i = 0; i < sizeof prefixes / sizeof prefixes[0]; i++)
+		if (strncmp(msg, prefixes[i], strlen(prefixes[i])) == 0)
+			return 1;
+	return 0;
+}
+
+/*
+ * Sends argv, connecting first if needed, and classifies the reply. With
+ * script >= 0, argv[1] is that script's SHA and a NOSCRIPT reply reloads the
+ * script and sends once more.
+ */
+static enum store_result store_call(struct store *st, int script, int argc,
+				    const char **argv, const size_t *lens,
+				    struct store_reply **out)
+{
+	redisReply *r;
+
+	*out = NULL;
+	if (st->ctx == NULL && store_connect(st) != 0)
+		return STORE_UNAVAILABLE;
+	if (script >= 0)
+		argv[1] = st->sha[script];
+	r = store_send(st, argc, argv, lens);
+	if (r == NULL)
+		return STORE_UNAVAILABLE;
+	if (script >= 0 && r->type == REDIS_REPLY_ERROR &&
+	    strncmp(r->str, "NOSCRIPT", 8) == 0) {
+		freeReplyObject(r);
+		if (store_load_script(st, (enum script_id)script) != 0)
+			return st->ctx == NULL ? STORE_UNAVAILABLE : STORE_ERROR;
+		argv[1] = st->sha[script];
+		r = store_send(st, argc, argv, lens);
+		if (r == NULL)
+			return STORE_UNAVAILABLE;
+	}
+	if (r->type == REDIS_REPLY_ERROR) {
+		enum store_result res = STORE_ERROR;
+
+		store_set_error(st, "redis", r->str);
+		if (store_error_is_unavailable(r->str)) {
+			res = STORE_UNAVAILABLE;
+			store_disconnect(st);
+		}
+		freeReplyObject(r);
+		return res;
+	}
+	*out = (struct store_reply *)r;
+	return STORE_OK;
+}
+
+enum store_result store_script(struct store *st, enum script_id id, int argc,
+			       const char *const *argv, const size_t *lens,
+			       struct store_reply **out)
+{
+	const char *all[STORE_ARGS_MAX];
+	size_t all_lens[STORE_ARGS_MAX];
+	int n = 0;
+
+	*out = NULL;
+	if (argc < 0 || argc + 4 + SCRIPT_COMMON_ARGS > STORE_ARGS_MAX) {
+		store_set_error(st, "store_script", "too many arguments");
+		return STORE_ERROR;
+	}
+	all[n++] = "EVALSHA";
+	all[n++] = NULL; /* the SHA, filled in by store_call */
+	all[n++] = "1";
+	all[n++] = st->deadlines_key;
+	for (int i = 0; i < SCRIPT_COMMON_ARGS; i++)
+		all[n++] = st->common[i];
+	for (int i = 0; i < n; i++)
+		all_lens[i] = i == 1 ? 40 : strlen(all[i] ? all[i] : "");
+	for (int i = 0; i < argc; i++) {
+		all[n] = argv[i];
+		all_lens[n] = lens ? lens[i] : strlen(argv[i]);
+		n++;
+	}
+	return store_call(st, (int)id, n, all, all_lens, out);
+}
+
+enum store_result store_command(struct store *st, int argc,
+				const char *const *argv, const size_t *lens,
+				struct store_reply **out)
+{
+	const char *all[STORE_ARGS_MAX];
+	size_t all_lens[STORE_ARGS_MAX];
+
+	*out = NULL;
+	if (argc <= 0 || argc > STORE_ARGS_MAX) {
+		store_set_error(st, "store_command", "bad argument count");
+		return STORE_ERROR;
+	}
+	for (int i = 0; i < argc; i++) {
+		all[i] = argv[i];
+		all_lens[i] = lens ? lens[i] : strlen(argv[i]);
+	}
+	return store_call(st, -1, argc, all, all_lens, out);
+}
+
+void store_reply_free(struct store_reply *r)
+{
+	if (r != NULL)
+		freeReplyObject((redisReply *)r);
+}
+
+enum store_type store_reply_type(const struct store_reply *r)
+{
+	const redisReply *rr = (const redisReply *)r;
+
+	if (rr == NULL)
+		return STORE_T_NIL;
+	switch (rr->type) {
+	case REDIS_REPLY_INTEGER:
+		return STORE_T_INT;
+	case REDIS_REPLY_STRING:
+	case REDIS_REPLY_STATUS:
+		return STORE_T_STR;
+	case REDIS_REPLY_ARRAY:
+		return STORE_T_ARRAY;
+	default:
+		return STORE_T_NIL;
+	}
+}
+
+size_t store_reply_count(const struct store_reply *r)
+{
+	const redisReply *rr = (const redisReply *)r;
+
+	return rr && rr->type == REDIS_REPLY_ARRAY ? rr->elements : 0;
+}
+
+const struct store_reply *store_reply_at(const struct store_reply *r, size_t i)
+{
+	const redisReply *rr = (const redisReply *)r;
+
+	if (rr == NULL || rr->type != REDIS_REPLY_ARRAY || i >= rr->elements)
+		return NULL;
+	return (const struct store_reply *)rr->element[i];
+}
+
+const char *store_reply_str(const struct store_reply *r, size_t *len)
+{
+	const redisReply *rr = (const redisReply *)r;
+
+	if (rr == NULL || (rr->type != REDIS_REPLY_STRING &&
+			   rr->type != REDIS_REPLY_STATUS)) {
+		if (len)
+			*len = 0;
+		return NULL;
+	}
+	if (len)
+		*len = rr->len;
+	return rr->str;
+}
+
+long long store_reply_int(const struct store_reply *r)
+{
+	const redisReply *rr = (const redisReply *)r;
+
+	return rr && rr->type == REDIS_REPLY_INTEGER ? rr->integer : 0;
+}

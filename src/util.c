@@ -1,0 +1,118 @@
+/*
+ * util.c - checked number parsing, time formatting, hex.
+ */
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "util.h"
+
+int util_parse_int64(const char *s, size_t len, int64_t min, int64_t max,
+		     int64_t *out)
+{
+	size_t i = 0;
+	int neg = 0;
+	uint64_t v = 0;
+	/* The magnitude limit: INT64_MAX, or INT64_MAX + 1 for negatives. */
+	uint64_t limit;
+
+	if (s == NULL || len == 0)
+		return -1;
+	if (s[0] == '-') {
+		neg = 1;
+		i = 1;
+		if (len == 1)
+			return -1;
+	}
+	limit = neg ? (uint64_t)INT64_MAX + 1 : (uint64_t)INT64_MAX;
+	for (; i < len; i++) {
+		unsigned d;
+
+		if (s[i] < '0' || s[i] > '9')
+			return -1;
+		d = (unsigned)(s[i] - '0');
+		if (v > (limit - d) / 10)
+			return -1;
+		v = v * 10 + d;
+	}
+	{
+		int64_t r = neg ? (v == (uint64_t)INT64_MAX + 1 ? INT64_MIN
+								: -(int64_t)v)
+				: (int64_t)v;
+		if (r < min || r > max)
+			return -1;
+		*out = r;
+	}
+	return 0;
+}
+
+int util_parse_int(const char *s, int64_t min, int64_t max, int64_t *out)
+{
+	if (s == NULL)
+		return -1;
+	return util_parse_int64(s, strlen(s), min, max, out);
+}
+
+int util_parse_milli(const char *s, int64_t max, int64_t *out)
+{
+	const char *dot;
+	int64_t whole, frac = 0;
+	size_t wlen, flen;
+
+	if (s == NULL || *s == '\0')
+		return -1;
+	dot = strchr(s, '.');
+	wlen = dot ? (size_t)(dot - s) : strlen(s);
+	if (wlen == 0 || s[0] == '-')
+		return -1;
+	if (util_parse_int64(s, wlen, 0, max / 1000, &whole) != 0)
+		return -1;
+	if (dot != NULL) {
+		flen = strlen(dot + 1);
+		if (flen == 0 || flen > 3 || dot[1] == '-')
+			return -1;
+		if (util_parse_int64(dot + 1, flen, 0, 999, &frac) != 0)
+			return -1;
+		for (size_t i = flen; i < 3; i++)
+			frac *= 10;
+	}
+	if (whole * 1000 + frac > max)
+		return -1;
+	*out = whole * 1000 + frac;
+	return 0;
+}
+
+void util_format_time_ms(int64_t ms, char *buf, size_t size)
+{
+	time_t secs = (time_t)(ms / 1000);
+	int millis = (int)(ms % 1000);
+	struct tm tm;
+
+	if (millis < 0) {
+		millis += 1000;
+		secs -= 1;
+	}
+	gmtime_r(&secs, &tm);
+	snprintf(buf, size, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ",
+		 tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
+		 tm.tm_min, tm.tm_sec, millis);
+}
+
+int64_t util_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+void util_hex(const unsigned char *in, size_t n, char *out)
+{
+	static const char digits[] = "0123456789abcdef";
+
+	for (size_t i = 0; i < n; i++) {
+		out[2 * i] = digits[in[i] >> 4];
+		out[2 * i + 1] = digits[in[i] & 0xf];
+	}
+	out[2 * n] = '\0';
+}

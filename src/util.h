@@ -1,0 +1,41 @@
+/*
+ * util.h - small checked helpers shared by every module: number parsing,
+ * time formatting and hex encoding.
+ */
+#ifndef HB_UTIL_H
+#define HB_UTIL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Room for an RFC 3339 timestamp with milliseconds and its NUL. */
+#define UTIL_TIME_BUF 32
+
+/*
+ * Parses the len bytes at s as a base-10 integer in [min, max]: an optional
+ * '-' and at least one digit, nothing else (no spaces, no '+', no overflow).
+ * Returns 0 and sets *out, or -1 and leaves *out alone.
+ */
+int util_parse_int64(const char *s, size_t len, int64_t min, int64_t max,
+		     int64_t *out);
+
+/* util_parse_int64 on a NUL-terminated string. */
+int util_parse_int(const char *s, int64_t min, int64_t max, int64_t *out);
+
+/*
+ * Parses a non-negative decimal amount with at most three fractional digits
+ * ("12", "1.5", "0.001") into thousandths (12000, 1500, 1). The result must be
+ * in [0, max]. Returns 0 and sets *out, or -1.
+ */
+int util_parse_milli(const char *s, int64_t max, int64_t *out);
+
+/* Writes ms since the epoch as "YYYY-MM-DDTHH:MM:SS.mmmZ" into buf. */
+void util_format_time_ms(int64_t ms, char *buf, size_t size);
+
+/* The wall clock in milliseconds since the epoch. */
+int64_t util_now_ms(void);
+
+/* Writes n bytes as 2n lowercase hex digits and a NUL into out. */
+void util_hex(const unsigned char *in, size_t n, char *out);
+
+#endif

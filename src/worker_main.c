@@ -1,0 +1,183 @@
+/*
+ * worker_main.c - heartbeat.fcgi: the FastCGI (or CGI) worker.
+ *
+ *   heartbeat.fcgi                      FastCGI on fd 0 (mod_fcgid,
+ *                                       spawn-fcgi), or CGI when fd 0 is
+ *                                       not a socket
+ *   heartbeat.fcgi --socket SPEC        listen on unix:PATH or tcp:HOST:PORT
+ *   heartbeat.fcgi --workers N          pre-fork N processes on the listener
+ *   heartbeat.fcgi --check-config       validate the settings and exit
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "app.h"
+#include "config.h"
+#include "fcgi_io.h"
+#include "log.h"
+#include "util.h"
+
+/* The most worker processes one parent runs. */
+#define WORKER_MAX 256
+/* Exit status for a configuration error (sysexits' EX_CONFIG). */
+#define WORKER_EXIT_CONFIG 78
+/* Exit status for a usage error. */
+#define WORKER_EXIT_USAGE 2
+
+static void worker_usage(FILE *out)
+{
+	fprintf(out,
+		"usage: heartbeat.fcgi [--socket unix:PATH|tcp:HOST:PORT] "
+		"[--workers N] [--check-config]\n"
+		"Settings come from HB_* environment variables and the file "
+		"named by HB_CONFIG_FILE.\n");
+}
+
+/* Serves requests in this process until stopped. Returns an exit status. */
+static int worker_run(const struct config *cfg, int listen_fd, int cgi)
+{
+	struct app app;
+	int rc;
+
+	if (app_init(&app, cfg) != 0) {
+		fprintf(stderr, "heartbeat.fcgi: out of memory\n");
+		return 1;
+	}
+	rc = cgi ? cgi_serve_one(&app) : fcgi_serve(&app, listen_fd);
+	app_free(&app);
+	return rc == 0 ? 0 : 1;
+}
+
+static pid_t worker_spawn(const struct config *cfg, int listen_fd)
+{
+	pid_t pid = fork();
+
+	if (pid == 0) {
+		fcgi_install_signals();
+		_exit(worker_run(cfg, listen_fd, 0));
+	}
+	if (pid < 0)
+		log_line(LOG_ERROR, "event=fork_failed err=\"%s\"",
+			 strerror(errno));
+	return pid;
+}
+
+/*
+ * Runs n children on listen_fd, restarting any that dies, until a stop
+ * signal; then stops them all and waits for them.
+ */
+static int worker_supervise(const struct config *cfg, int listen_fd, int n)
+{
+	pid_t kids[WORKER_MAX];
+	int alive = 0;
+
+	for (int i = 0; i < n; i++) {
+		kids[i] = worker_spawn(cfg, listen_fd);
+		if (kids[i] > 0)
+			alive++;
+	}
+	log_line(LOG_INFO, "event=started workers=%d", alive);
+	while (!fcgi_stopping()) {
+		int status;
+		pid_t pid = waitpid(-1, &status, 0);
+
+		if (pid < 0) {
+			if (errno == EINTR)
+				continue;
+			break;
+		}
+		for (int i = 0; i < n; i++) {
+			if (kids[i] != pid)
+				continue;
+			kids[i] = -1;
+			if (fcgi_stopping())
+				break;
+			log_line(LOG_WARN, "event=worker_exited worker_pid=%d status=%d",
+				 (int)pid, status);
+			/* Restarting in a tight loop helps nobody. */
+			{
+				struct timespec pause = {0, 100 * 1000 * 1000};
+				nanosleep(&pause, NULL);
+			}
+			kids[i] = worker_spawn(cfg, listen_fd);
+		}
+	}
+	for (int i = 0; i < n; i++)
+		if (kids[i] > 0)
+			kill(kids[i], SIGTERM);
+	while (waitpid(-1, NULL, 0) > 0 || errno == EINTR)
+		;
+	log_line(LOG_INFO, "event=stopped");
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	static struct config cfg;
+	char err[512];
+	const char *socket_spec = NULL;
+	int64_t workers = 1;
+	int check_only = 0;
+	int listen_fd = 0;
+	int rc;
+
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--socket") == 0 && i + 1 < argc) {
+			socket_spec = argv[++i];
+		} else if (strcmp(argv[i], "--workers") == 0 && i + 1 < argc) {
+			if (util_parse_int(argv[++i], 1, WORKER_MAX, &workers) != 0) {
+				fprintf(stderr,
+					"heartbeat.fcgi: --workers must be 1 to %d\n",
+					WORKER_MAX);
+				return WORKER_EXIT_USAGE;
+			}
+		} else if (strcmp(argv[i], "--check-config") == 0) {
+			check_only = 1;
+		} else if (strcmp(argv[i], "--help") == 0) {
+			worker_usage(stdout);
+			return 0;
+		} else {
+			worker_usage(stderr);
+			return WORKER_EXIT_USAGE;
+		}
+	}
+	if (config_load_env(&cfg, err, sizeof err) != 0) {
+		fprintf(stderr, "heartbeat.fcgi: configuration error: %s\n", err);
+		return WORKER_EXIT_CONFIG;
+	}
+	if (check_only) {
+		printf("configuration ok\n");
+		return 0;
+	}
+	log_set_level(cfg.log_level);
+
+	if (socket_spec == NULL && fcgi_is_cgi()) {
+		/* A plain CGI run: one request, then exit. */
+		struct sigaction sa;
+		memset(&sa, 0, sizeof sa);
+		sa.sa_handler = SIG_IGN;
+		sigaction(SIGPIPE, &sa, NULL);
+		return worker_run(&cfg, -1, 1);
+	}
+	if (socket_spec != NULL) {
+		listen_fd = fcgi_open_socket(socket_spec);
+		if (listen_fd < 0)
+			return 1;
+	}
+	fcgi_install_signals();
+	if (workers == 1) {
+		rc = worker_run(&cfg, listen_fd, 0);
+	} else {
+		rc = worker_supervise(&cfg, listen_fd, (int)workers);
+	}
+	if (socket_spec != NULL && strncmp(socket_spec, "unix:", 5) == 0 &&
+	    (workers > 1 || rc == 0))
+		unlink(socket_spec + 5);
+	return rc;
+}
