@@ -8,26 +8,72 @@
 #include "log.h"
 #include "util.h"
 
+/* Which body shape a route answers in. */
+enum route_api { API_PLAYWAVE, API_FLASHBACK };
+
 struct route {
 	const char *method;
+	/* Segments separated by '/'; a '*' segment matches one id. */
 	const char *path;
 	handler_fn handler;
+	enum route_api api;
 };
 
 /* One row per endpoint; a path may appear once per method. */
 static const struct route routes[] = {
-	{"POST", "/v1/game/session/verify", handle_game_verify},
-	{"PATCH", "/v1/game/session/heartbeat", handle_game_heartbeat},
-	{"POST", "/v1/game/session/check", handle_game_check},
-	{"DELETE", "/v1/game/session/end", handle_game_end},
-	{"POST", "/v1/launcher/session", handle_launcher_start},
-	{"DELETE", "/v1/launcher/session", handle_launcher_end},
-	{"PATCH", "/v1/launcher/heartbeat", handle_launcher_heartbeat},
-	{"POST", "/v1/launcher/ott", handle_launcher_ott},
-	{"GET", "/healthz", handle_healthz},
+	{"POST", "/v1/game/session/verify", handle_game_verify, API_PLAYWAVE},
+	{"PATCH", "/v1/game/session/heartbeat", handle_game_heartbeat,
+	 API_PLAYWAVE},
+	{"POST", "/v1/game/session/check", handle_game_check, API_PLAYWAVE},
+	{"DELETE", "/v1/game/session/end", handle_game_end, API_PLAYWAVE},
+	{"POST", "/v1/launcher/session", handle_launcher_start, API_PLAYWAVE},
+	{"DELETE", "/v1/launcher/session", handle_launcher_end, API_PLAYWAVE},
+	{"PATCH", "/v1/launcher/heartbeat", handle_launcher_heartbeat,
+	 API_PLAYWAVE},
+	{"POST", "/v1/launcher/ott", handle_launcher_ott, API_PLAYWAVE},
+	{"GET", "/healthz", handle_healthz, API_PLAYWAVE},
+	{"POST", "/sessions", handle_device_session_create, API_FLASHBACK},
+	{"GET", "/sessions", handle_device_session_list, API_FLASHBACK},
+	{"POST", "/sessions/revoke-all", handle_device_session_revoke_all,
+	 API_FLASHBACK},
+	{"POST", "/sessions/*/heartbeat", handle_device_session_heartbeat,
+	 API_FLASHBACK},
+	{"POST", "/sessions/*/revoke", handle_device_session_revoke,
+	 API_FLASHBACK},
+	{"GET", "/devices", handle_device_list, API_FLASHBACK},
+	{"POST", "/devices/trust", handle_device_trust, API_FLASHBACK},
+	{"GET", "/devices/*", handle_device_get, API_FLASHBACK},
+	{"DELETE", "/devices/*", handle_device_delete, API_FLASHBACK},
+	{"POST", "/devices/*/untrust", handle_device_untrust, API_FLASHBACK},
 };
 
 #define ROUTE_COUNT (sizeof routes / sizeof routes[0])
+
+/*
+ * Whether path matches pattern. A '*' segment matches one non-empty segment
+ * and is copied into id (which holds HTTP_PATH_MAX bytes).
+ */
+static int app_path_match(const char *pattern, const char *path, char *id)
+{
+	while (*pattern != '\0' && *path != '\0') {
+		if (pattern[0] == '*' &&
+		    (pattern[1] == '/' || pattern[1] == '\0')) {
+			size_t n = strcspn(path, "/");
+			if (n == 0)
+				return 0;
+			memcpy(id, path, n);
+			id[n] = '\0';
+			path += n;
+			pattern++;
+			continue;
+		}
+		if (*pattern != *path)
+			return 0;
+		pattern++;
+		path++;
+	}
+	return *pattern == '\0' && *path == '\0';
+}
 
 int app_init(struct app *app, const struct config *cfg)
 {
@@ -55,12 +101,13 @@ static handler_fn app_route(struct call *c)
 
 	if (!c->req->path_too_long) {
 		for (size_t i = 0; i < ROUTE_COUNT; i++) {
-			if (strcmp(routes[i].path, c->req->path) != 0)
+			if (!app_path_match(routes[i].path, c->req->path,
+					    c->path_id))
 				continue;
-			if (strcmp(routes[i].method, method) == 0)
-				return routes[i].handler;
-			if (strcmp(method, "HEAD") == 0 &&
-			    strcmp(routes[i].method, "GET") == 0)
+			c->flashback = routes[i].api == API_FLASHBACK;
+			if (strcmp(routes[i].method, method) == 0 ||
+			    (strcmp(method, "HEAD") == 0 &&
+			     strcmp(routes[i].method, "GET") == 0))
 				return routes[i].handler;
 			alen += (size_t)snprintf(allow + alen, sizeof allow - alen,
 						 "%s%s", alen ? ", " : "",
@@ -91,6 +138,8 @@ int app_handle(struct app *app, const struct transport *t)
 	c.req = &req;
 	c.resp = &resp;
 	c.body = NULL;
+	c.flashback = 0;
+	c.path_id[0] = '\0';
 
 	handler = app_route(&c);
 	if (handler != NULL)

@@ -24,6 +24,8 @@ struct call {
 	struct http_request *req;
 	struct http_response *resp;
 	struct json_body *body; /* parsed body, owned by the call, or NULL */
+	int flashback;		/* answer in the device API's body shape */
+	char path_id[HTTP_PATH_MAX]; /* the path segment matched by '*' */
 };
 
 typedef void (*handler_fn)(struct call *c);
@@ -47,7 +49,11 @@ void app_maybe_sweep(struct app *app);
 
 /* ---- Helpers shared by the handlers (call.c) ---------------------------- */
 
-/* Answers a PlayWave-style error; msg NULL uses the status's own message. */
+/*
+ * Answers an error in the call's body shape: PlayWave's envelope, or the
+ * device API's {"success":false,"error":...,"error_code":...}. msg NULL uses
+ * the status's own message.
+ */
 void call_error(struct call *c, enum hb_status st, const char *msg);
 
 /* Starts {"success":true,"request_id":...,"data":{ ; the handler fills it. */
@@ -93,5 +99,15 @@ void handle_launcher_heartbeat(struct call *c);
 void handle_launcher_ott(struct call *c);
 void handle_launcher_end(struct call *c);
 void handle_healthz(struct call *c);
+void handle_device_session_create(struct call *c);
+void handle_device_session_list(struct call *c);
+void handle_device_session_heartbeat(struct call *c);
+void handle_device_session_revoke(struct call *c);
+void handle_device_session_revoke_all(struct call *c);
+void handle_device_list(struct call *c);
+void handle_device_get(struct call *c);
+void handle_device_trust(struct call *c);
+void handle_device_untrust(struct call *c);
+void handle_device_delete(struct call *c);
 
 #endif

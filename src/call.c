@@ -24,6 +24,20 @@ void call_error(struct call *c, enum hb_status st, const char *msg)
 			 (long long)c->app->cfg->retry_after_sec);
 		http_response_header(c->resp, "Retry-After", secs);
 	}
+	if (c->flashback) {
+		if (st == HB_UNAUTHORIZED)
+			http_response_header(c->resp, "WWW-Authenticate",
+					     "Bearer");
+		jw_object_begin(w);
+		jw_key(w, "success");
+		jw_bool(w, 0);
+		jw_key(w, "error");
+		jw_string(w, msg ? msg : hb_status_message(st));
+		jw_key(w, "error_code");
+		jw_string(w, hb_status_code(st));
+		jw_object_end(w);
+		return;
+	}
 	util_format_time_ms(util_now_ms(), ts, sizeof ts);
 	jw_object_begin(w);
 	jw_key(w, "success");
@@ -174,7 +188,12 @@ int call_script(struct call *c, enum script_id id, int argc,
 			 c->req->request_id, script_defs[id].name);
 		st = HB_INTERNAL_ERROR;
 	}
-	store_reply_free(r);
-	call_error(c, st, NULL);
+	{
+		/* A script may give the client-facing message after the code. */
+		char msg[CALL_MESSAGE_MAX];
+		call_reply_str(r, 1, msg, sizeof msg);
+		store_reply_free(r);
+		call_error(c, st, msg[0] ? msg : NULL);
+	}
 	return -1;
 }

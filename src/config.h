@@ -31,7 +31,11 @@
 	X(settle_margin_sec, "HB_SETTLE_MARGIN_SEC", 3600, 1, 2592000)         \
 	X(sweep_interval_sec, "HB_SWEEP_INTERVAL_SEC", 5, 0, 86400)            \
 	X(sweep_batch, "HB_SWEEP_BATCH", 100, 1, 100000)                       \
-	X(retry_after_sec, "HB_RETRY_AFTER_SEC", 1, 1, 3600)
+	X(retry_after_sec, "HB_RETRY_AFTER_SEC", 1, 1, 3600)                   \
+	X(jwt_leeway_sec, "HB_JWT_LEEWAY_SEC", 30, 0, 3600)                    \
+	X(device_idle_sec, "HB_DEVICE_IDLE_SEC", 1800, 1, 31536000)            \
+	X(device_max_sec, "HB_DEVICE_MAX_SEC", 2592000, 1, 31536000)           \
+	X(device_trust_sec, "HB_DEVICE_TRUST_SEC", 2592000, 1, 31536000)
 
 /* X(field, NAME, default): string settings, validated in config.c. */
 #define CONFIG_STR_TABLE(X)                                                    \
@@ -41,7 +45,8 @@
 	X(key_prefix, "HB_KEY_PREFIX", "hb:")                                  \
 	X(trusted_proxies, "HB_TRUSTED_PROXIES", "")                           \
 	X(base_path, "HB_BASE_PATH", "")                                       \
-	X(log_level, "HB_LOG_LEVEL", "info")
+	X(log_level, "HB_LOG_LEVEL", "info")                                   \
+	X(jwt_secret, "HB_JWT_SECRET", "")
 
 /* The longest string setting accepted. */
 #define CONFIG_STR_MAX 1024

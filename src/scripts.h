@@ -17,7 +17,8 @@
 	X(SCRIPT_LAUNCHER_END, launcher_end)                                   \
 	X(SCRIPT_SWEEP, sweep)                                                 \
 	X(SCRIPT_SESSION_REVOKE, session_revoke)                               \
-	X(SCRIPT_WALLET_TOPUP, wallet_topup)
+	X(SCRIPT_WALLET_TOPUP, wallet_topup)                                   \
+	X(SCRIPT_DEVICE, device)
 
 enum script_id {
 #define SCRIPT_ENUM(id, file) id,

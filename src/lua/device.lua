@@ -1,0 +1,246 @@
+-- device.lua: the device-session API (Flashback-compatible), one operation
+-- per call. Device sessions are not billed, so they expire by Redis's own
+-- key expiry (PEXPIREAT at expiresAt) and need no settlement.
+-- ARGV[7]  'jwt' or 'opaque'
+-- ARGV[8]  the JWT's sub, or the opaque token's SHA-256
+-- ARGV[9]  the JWT's sid ('' when none): the token is valid only while
+--          that session of the user is live
+-- ARGV[10] exp (s), ARGV[11] nbf (s, 0 when none), ARGV[12] leeway (s)
+-- ARGV[13] idle timeout (ms), ARGV[14] max lifetime (ms),
+-- ARGV[15] trust period (ms), ARGV[16] the caller's address
+-- ARGV[17] the operation; ARGV[18..] its arguments.
+-- Returns {'OK', body JSON} | {'UNAUTHORIZED', message} | {'NOT_FOUND', message}.
+
+local now = now_ms()
+local IDLE = tonumber(ARGV[13])
+local MAXLIFE = tonumber(ARGV[14])
+local TRUST = tonumber(ARGV[15])
+local IP = ARGV[16]
+-- The most sessions or devices one listing returns.
+local LIST_MAX = 500
+local DENIED = {'UNAUTHORIZED', 'Invalid or expired token'}
+
+local user
+if ARGV[7] == 'jwt' then
+  local leeway = tonumber(ARGV[12]) * 1000
+  if tonumber(ARGV[10]) * 1000 + leeway <= now then return DENIED end
+  if tonumber(ARGV[11]) * 1000 - leeway > now then return DENIED end
+  user = ARGV[8]
+else
+  local t = redis.call('HMGET', B .. 'dtok:' .. ARGV[8], 'user', 'revoked')
+  if not t[1] or t[2] == '1' then return DENIED end
+  user = t[1]
+end
+
+local USESS = B .. 'du:' .. user .. ':sessions'
+local UDEV = B .. 'du:' .. user .. ':devices'
+local function ds_key(id) return B .. 'ds:' .. id end
+local function dd_key(id) return B .. 'dd:' .. id end
+local function fp_key(fp) return B .. 'du:' .. user .. ':fp:' .. fp end
+local function iso_or_null(ms)
+  if not ms or ms == '' then return cjson.null end
+  return iso(tonumber(ms))
+end
+
+-- A session of this user that is live now, or nil.
+local function live_session(id)
+  local s = hgetall(ds_key(id))
+  if not s or s.user ~= user or tonumber(s.expires) <= now then return nil end
+  return s
+end
+
+-- A device of this user, or nil.
+local function own_device(id)
+  local d = hgetall(dd_key(id))
+  if not d or d.user ~= user then return nil end
+  return d
+end
+
+if ARGV[9] ~= '' and not live_session(ARGV[9]) then return DENIED end
+redis.call('ZREMRANGEBYSCORE', USESS, '-inf', I(now))
+
+local function session_json(id, s)
+  local name = redis.call('HGET', dd_key(s.device), 'name')
+  return {id = id, deviceId = s.device, deviceName = name or cjson.null,
+    ipAddress = s.ip, location = cjson.null,
+    startedAt = iso(tonumber(s.started)), lastActivity = iso(tonumber(s.last)),
+    expiresAt = iso(tonumber(s.expires)),
+    loginMethod = s.login ~= '' and s.login or cjson.null}
+end
+
+local function device_json(id, d)
+  local trusted = d.trusted == '1' and d.trust_until ~= nil
+    and tonumber(d.trust_until) > now
+  return {id = id, deviceName = d.name or cjson.null,
+    deviceType = d.type or cjson.null, os = d.os or cjson.null,
+    browser = d.browser or cjson.null, ipAddress = d.ip or cjson.null,
+    country = cjson.null, city = cjson.null, isTrusted = trusted,
+    trustLevel = trusted and 'trusted' or 'untrusted',
+    lastSeen = iso_or_null(d.seen), createdAt = iso_or_null(d.created),
+    trustExpiresAt = trusted and iso(tonumber(d.trust_until)) or cjson.null}
+end
+
+-- The live sessions of this user, optionally of one device only.
+local function live_sessions(device)
+  local ids = redis.call('ZRANGEBYSCORE', USESS, '(' .. I(now), '+inf',
+    'LIMIT', 0, LIST_MAX)
+  local out = {}
+  for _, id in ipairs(ids) do
+    local s = live_session(id)
+    if s and (not device or s.device == device) then
+      out[#out + 1] = session_json(id, s)
+    end
+  end
+  return out
+end
+
+-- Encodes {success = true, [field] = list}; an empty list stays an array.
+local function list_body(field, list)
+  if #list == 0 then return '{"success":true,"' .. field .. '":[]}' end
+  return cjson.encode({success = true, [field] = list})
+end
+
+local function message(text, extra)
+  local body = {success = true, message = text}
+  for k, v in pairs(extra or {}) do body[k] = v end
+  return {'OK', cjson.encode(body)}
+end
+
+local function end_session(id)
+  redis.call('DEL', ds_key(id))
+  redis.call('ZREM', USESS, id)
+end
+
+local function end_device_sessions(device)
+  for _, id in ipairs(redis.call('ZRANGE', USESS, 0, -1)) do
+    if redis.call('HGET', ds_key(id), 'device') == device then end_session(id) end
+  end
+end
+
+local function str(v)
+  if type(v) == 'string' then return v end
+  return ''
+end
+
+local op = ARGV[17]
+
+if op == 'create' then
+  local fp, login, sid, newdev = ARGV[18], ARGV[20], ARGV[21], ARGV[22]
+  local info = cjson.decode(ARGV[19])
+  local dev = redis.call('GET', fp_key(fp))
+  if dev and not own_device(dev) then dev = nil end
+  if not dev then
+    dev = newdev
+    redis.call('HSET', dd_key(dev), 'user', user, 'fp', fp,
+      'created', I(now), 'trusted', '0')
+    redis.call('SET', fp_key(fp), dev)
+    redis.call('SADD', UDEV, dev)
+  end
+  -- Keep what is known of the device; deviceInfo adds or updates fields.
+  local fields = {'ip', IP, 'seen', I(now)}
+  local names = {deviceName = 'name', deviceType = 'type', os = 'os',
+    browser = 'browser', userAgent = 'ua'}
+  for from, to in pairs(names) do
+    local v = str(info[from])
+    if v ~= '' then
+      fields[#fields + 1] = to
+      fields[#fields + 1] = v
+    end
+  end
+  redis.call('HSET', dd_key(dev), unpack(fields))
+  if not redis.call('HGET', dd_key(dev), 'name') then
+    local d = redis.call('HMGET', dd_key(dev), 'browser', 'os')
+    local name = 'Unknown device'
+    if d[1] and d[2] then name = d[1] .. ' on ' .. d[2] end
+    redis.call('HSET', dd_key(dev), 'name', name)
+  end
+  local expires = now + math.min(IDLE, MAXLIFE)
+  redis.call('HSET', ds_key(sid), 'user', user, 'device', dev, 'ip', IP,
+    'started', I(now), 'last', I(now), 'expires', I(expires), 'login', login)
+  redis.call('PEXPIREAT', ds_key(sid), I(expires))
+  redis.call('ZADD', USESS, I(expires), sid)
+  return {'OK', cjson.encode({success = true,
+    session = session_json(sid, hgetall(ds_key(sid)))})}
+
+elseif op == 'list' then
+  return {'OK', list_body('sessions', live_sessions(nil))}
+
+elseif op == 'heartbeat' then
+  local id = ARGV[18]
+  local s = live_session(id)
+  if not s then return {'NOT_FOUND', 'Session not found or expired'} end
+  local expires = math.min(now + IDLE, tonumber(s.started) + MAXLIFE)
+  redis.call('HSET', ds_key(id), 'last', I(now), 'expires', I(expires),
+    'ip', IP)
+  redis.call('PEXPIREAT', ds_key(id), I(expires))
+  redis.call('ZADD', USESS, I(expires), id)
+  redis.call('HSET', dd_key(s.device), 'seen', I(now), 'ip', IP)
+  return message('Session updated successfully', {newExpiry = iso(expires)})
+
+elseif op == 'revoke' then
+  local id = ARGV[18]
+  if not live_session(id) then
+    return {'NOT_FOUND', 'Session not found or expired'}
+  end
+  end_session(id)
+  return message('Session revoked successfully')
+
+elseif op == 'revoke_all' then
+  for _, id in ipairs(redis.call('ZRANGE', USESS, 0, -1)) do end_session(id) end
+  return message('All sessions revoked successfully')
+
+elseif op == 'devices' then
+  local ids = redis.call('SMEMBERS', UDEV)
+  table.sort(ids)
+  local out = {}
+  for _, id in ipairs(ids) do
+    local d = own_device(id)
+    if d then out[#out + 1] = device_json(id, d) end
+    if #out >= LIST_MAX then break end
+  end
+  return {'OK', list_body('devices', out)}
+
+elseif op == 'device' then
+  local id = ARGV[18]
+  local d = own_device(id)
+  if not d then return {'NOT_FOUND', 'Device not found'} end
+  local body = device_json(id, d)
+  body.userAgent = d.ua or cjson.null
+  body.deviceFingerprint = d.fp
+  -- An empty Lua table would encode as {}: write the list separately.
+  local sessions = live_sessions(id)
+  local list = #sessions == 0 and '[]' or cjson.encode(sessions)
+  local dev = cjson.encode(body)
+  return {'OK', '{"success":true,"device":' .. string.sub(dev, 1, -2)
+    .. ',"sessions":' .. list .. '}}'}
+
+elseif op == 'trust' then
+  local dev = redis.call('GET', fp_key(ARGV[18]))
+  if not dev or not own_device(dev) then
+    return {'NOT_FOUND', 'Device not found'}
+  end
+  local until_ms = now + TRUST
+  redis.call('HSET', dd_key(dev), 'trusted', '1', 'trust_until', I(until_ms))
+  return message('Device trusted successfully',
+    {trustExpiresAt = iso(until_ms)})
+
+elseif op == 'untrust' then
+  local id = ARGV[18]
+  if not own_device(id) then return {'NOT_FOUND', 'Device not found'} end
+  redis.call('HSET', dd_key(id), 'trusted', '0')
+  redis.call('HDEL', dd_key(id), 'trust_until')
+  end_device_sessions(id)
+  return message('Device untrusted successfully')
+
+elseif op == 'delete' then
+  local id = ARGV[18]
+  local d = own_device(id)
+  if not d then return {'NOT_FOUND', 'Device not found'} end
+  end_device_sessions(id)
+  redis.call('DEL', dd_key(id))
+  if redis.call('GET', fp_key(d.fp)) == id then redis.call('DEL', fp_key(d.fp)) end
+  redis.call('SREM', UDEV, id)
+  return message('Device removed successfully')
+end
+
+return {'BAD_REQUEST'}
