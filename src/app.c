@@ -139,6 +139,7 @@ int app_handle(struct app *app, const struct transport *t)
 	c.resp = &resp;
 	c.body = NULL;
 	c.flashback = 0;
+	c.retry_after = 0;
 	c.path_id[0] = '\0';
 
 	handler = app_route(&c);

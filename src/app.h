@@ -25,6 +25,7 @@ struct call {
 	struct http_response *resp;
 	struct json_body *body; /* parsed body, owned by the call, or NULL */
 	int flashback;		/* answer in the device API's body shape */
+	int64_t retry_after;	/* Retry-After of a 429/503, 0: configured */
 	char path_id[HTTP_PATH_MAX]; /* the path segment matched by '*' */
 };
 

@@ -21,7 +21,9 @@ void call_error(struct call *c, enum hb_status st, const char *msg)
 	if (st == HB_SERVICE_UNAVAILABLE || st == HB_RATE_LIMITED) {
 		char secs[24];
 		snprintf(secs, sizeof secs, "%lld",
-			 (long long)c->app->cfg->retry_after_sec);
+			 (long long)(c->retry_after > 0
+					     ? c->retry_after
+					     : c->app->cfg->retry_after_sec));
 		http_response_header(c->resp, "Retry-After", secs);
 	}
 	if (c->flashback) {
@@ -192,6 +194,8 @@ int call_script(struct call *c, enum script_id id, int argc,
 		/* A script may give the client-facing message after the code. */
 		char msg[CALL_MESSAGE_MAX];
 		call_reply_str(r, 1, msg, sizeof msg);
+		if (st == HB_RATE_LIMITED)
+			c->retry_after = store_reply_int(store_reply_at(r, 2));
 		store_reply_free(r);
 		call_error(c, st, msg[0] ? msg : NULL);
 	}

@@ -28,7 +28,7 @@ enum script_id {
 };
 
 /* The number of leading arguments every script takes (see common.lua). */
-#define SCRIPT_COMMON_ARGS 6
+#define SCRIPT_COMMON_ARGS 7
 
 struct script_def {
 	const char *name;

@@ -61,6 +61,11 @@ struct store *store_new(const struct config *cfg)
 		 (long long)cfg->tombstone_sec * 1000);
 	snprintf(st->common[5], STORE_KEY_MAX, "%lld",
 		 (long long)cfg->settle_margin_sec * 1000);
+	snprintf(st->common[6], STORE_KEY_MAX, "%lld,%lld,%lld,%lld",
+		 (long long)cfg->rate_key_per_sec,
+		 (long long)cfg->rate_session_per_min,
+		 (long long)cfg->rate_launcher_per_min,
+		 (long long)cfg->rate_device_user_per_min);
 	return st;
 }
 

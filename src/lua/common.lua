@@ -7,7 +7,9 @@
 --   ARGV[2]  game session TTL, ms        ARGV[3]  grace period, ms
 --   ARGV[4]  launcher TTL, ms            ARGV[5]  tombstone lifetime, ms
 --   ARGV[6]  settle margin, ms
--- Script-specific arguments start at ARGV[7].
+--   ARGV[7]  rate limits "per key per s,per session per min,per launcher
+--            token per min,per device user per min" (0: no limit)
+-- Script-specific arguments start at ARGV[8].
 --
 -- Numbers are written back with I() because Lua would print large ones in
 -- exponent notation. Times are ms from Redis's clock; play time is kept in ms
@@ -20,6 +22,8 @@ local LTTL = tonumber(ARGV[4])
 local TOMB = tonumber(ARGV[5])
 local MARGIN = tonumber(ARGV[6])
 local DEADLINES = KEYS[1]
+local LIMITS = {}
+for n in string.gmatch(ARGV[7], '%d+') do LIMITS[#LIMITS + 1] = tonumber(n) end
 
 local function I(x)
   return string.format('%d', x)
@@ -36,6 +40,26 @@ local function hgetall(key)
   local h = {}
   for i = 1, #flat, 2 do h[flat[i]] = flat[i + 1] end
   return h
+end
+
+-- Counts one call of what/id against limit calls per window_ms (a fixed
+-- window). Returns the seconds until the window ends when the call is over
+-- the limit, else nil. A limit of 0 counts nothing.
+local function over_limit(what, id, limit, window_ms, now)
+  if not limit or limit <= 0 then return nil end
+  local slot = math.floor(now / window_ms)
+  local k = B .. 'rl:' .. what .. ':' .. id .. ':' .. I(slot)
+  local n = redis.call('INCR', k)
+  if n == 1 then redis.call('PEXPIRE', k, I(window_ms)) end
+  if n > limit then
+    return math.max(1, math.ceil(((slot + 1) * window_ms - now) / 1000))
+  end
+  return nil
+end
+
+-- The reply of a refused call: the code, a message, and Retry-After.
+local function limited(wait)
+  return {'RATE_LIMITED', 'too many requests', wait}
 end
 
 local function gs_key(id) return B .. 'gs:' .. id end

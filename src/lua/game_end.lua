@@ -1,14 +1,18 @@
 -- game_end.lua: DELETE /v1/game/session/end.
--- ARGV[7] API key hash, ARGV[8] game session id.
+-- ARGV[8] API key hash, ARGV[9] game session id.
 -- Returns {'OK', play_sec} or {error code}.
 
-local game = auth_game(ARGV[7])
+local game = auth_game(ARGV[8])
 if not game then return {'INVALID_API_KEY'} end
-local id = ARGV[8]
+local now = now_ms()
+local wait = over_limit('key', ARGV[8], LIMITS[1], 1000, now)
+if wait then return limited(wait) end
+local id = ARGV[9]
 local s = hgetall(gs_key(id))
 if not s or s.game ~= game then return {'SESSION_NOT_FOUND'} end
+wait = over_limit('gs', id, LIMITS[2], 60000, now)
+if wait then return limited(wait) end
 if s.st == 'ended' then return {'ALREADY_ENDED'} end
-local now = now_ms()
 local over = settle_due(id, s, now)
 if over == 'expired' then return {'SESSION_NOT_FOUND'} end
 if over then return {'ALREADY_ENDED'} end

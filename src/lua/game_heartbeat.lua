@@ -1,16 +1,21 @@
 -- game_heartbeat.lua: PATCH /v1/game/session/heartbeat and
 -- POST /v1/game/session/check.
--- ARGV[7] API key hash, ARGV[8] game session id, ARGV[9] provider user id,
--- ARGV[10] 'heartbeat' (count and charge) or 'check' (only keep alive).
+-- ARGV[8] API key hash, ARGV[9] game session id, ARGV[10] provider user id,
+-- ARGV[11] 'heartbeat' (count and charge) or 'check' (only keep alive).
 -- Returns {'OK', result, play_sec} or {error code}.
 
-local game = auth_game(ARGV[7])
+local game = auth_game(ARGV[8])
 if not game then return {'INVALID_API_KEY'} end
-local id = ARGV[8]
+local now = now_ms()
+local wait = over_limit('key', ARGV[8], LIMITS[1], 1000, now)
+if wait then return limited(wait) end
+local id = ARGV[9]
 local s = hgetall(gs_key(id))
-if not s or s.game ~= game or s.user ~= ARGV[9] then
+if not s or s.game ~= game or s.user ~= ARGV[10] then
   return {'SESSION_NOT_FOUND'}
 end
+wait = over_limit('gs', id, LIMITS[2], 60000, now)
+if wait then return limited(wait) end
 if s.st == 'ended' then
   if s.rep == '1' then
     redis.call('HSET', gs_key(id), 'rep', '0')
@@ -18,7 +23,6 @@ if s.st == 'ended' then
   end
   return {'SESSION_ENDED'}
 end
-local now = now_ms()
 local over = settle_due(id, s, now)
 if over == 'expired' then return {'SESSION_NOT_FOUND'} end
 if over then return {'SESSION_ENDED'} end
@@ -27,7 +31,7 @@ if not launcher_alive(s.venue, s.pc, now) then
   terminate(id, s, 'launcher_timeout', now)
   return {'SESSION_ENDED'}
 end
-if ARGV[10] == 'heartbeat' then account(s, now) end
+if ARGV[11] == 'heartbeat' then account(s, now) end
 recover(s)
 s.seen = now
 save(id, s, now)

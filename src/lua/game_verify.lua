@@ -1,18 +1,20 @@
 -- game_verify.lua: POST /v1/game/session/verify.
--- ARGV[7] API key hash, ARGV[8] OTT, ARGV[9] provider user id,
--- ARGV[10] id for the new game session, ARGV[11] OTT lifetime in ms.
+-- ARGV[8] API key hash, ARGV[9] OTT, ARGV[10] provider user id,
+-- ARGV[11] id for the new game session, ARGV[12] OTT lifetime in ms.
 -- Returns {'INVALID_API_KEY'} | {'OK', 'REFUSED', reason} | {'OK', 'VALID', id}.
 
-local game, rate = auth_game(ARGV[7])
+local game, rate = auth_game(ARGV[8])
 if not game then return {'INVALID_API_KEY'} end
-local okey = B .. 'ott:' .. ARGV[8]
+local now = now_ms()
+local wait = over_limit('key', ARGV[8], LIMITS[1], 1000, now)
+if wait then return limited(wait) end
+local okey = B .. 'ott:' .. ARGV[9]
 local o = hgetall(okey)
 if not o then return {'OK', 'REFUSED', 'OTT_EXPIRED'} end
 if o.used == '1' then return {'OK', 'REFUSED', 'OTT_ALREADY_USED'} end
 -- The first verify consumes the OTT, whatever it answers.
 redis.call('HSET', okey, 'used', '1')
-local now = now_ms()
-if now - tonumber(o.issued) > tonumber(ARGV[11]) then
+if now - tonumber(o.issued) > tonumber(ARGV[12]) then
   return {'OK', 'REFUSED', 'OTT_EXPIRED'}
 end
 if o.game ~= game then return {'OK', 'REFUSED', 'GAME_MISMATCH'} end
@@ -38,11 +40,11 @@ if old then
   end
 end
 
-local id = ARGV[10]
+local id = ARGV[11]
 local s = {st = 'live', last = now, seen = now, play = 0, bms = 0, chg = 0,
   venue = o.venue, pc = o.pc}
 redis.call('HSET', gs_key(id), 'game', game, 'venue', o.venue, 'pc', o.pc,
-  'user', ARGV[9], 't0', I(now), 'rate', I(rate))
+  'user', ARGV[10], 't0', I(now), 'rate', I(rate))
 save(id, s, now)
 redis.call('HSET', pk, 'gs', id)
 return {'OK', 'VALID', id}

@@ -1,12 +1,14 @@
 -- launcher_end.lua: DELETE /v1/launcher/session. Ends the launcher session
 -- and the PC's game session (reason normal).
--- ARGV[7] launcher token hash.
+-- ARGV[8] launcher token hash.
 -- Returns {'OK', ended game session id or false} or {'UNAUTHORIZED'}.
 
 local now = now_ms()
-local hash = ARGV[7]
+local hash = ARGV[8]
 local l = launcher_by_token(hash, now)
 if not l then return {'UNAUTHORIZED'} end
+local wait = over_limit('lt', hash, LIMITS[3], 60000, now)
+if wait then return limited(wait) end
 local pk = pc_key(l.venue, l.pc)
 local ended = false
 local gs = redis.call('HGET', pk, 'gs')

@@ -1,11 +1,13 @@
 -- launcher_heartbeat.lua: PATCH /v1/launcher/heartbeat.
--- ARGV[7] launcher token hash.
+-- ARGV[8] launcher token hash.
 -- Returns {'OK', game_session_id or false} or {'UNAUTHORIZED'}.
 
 local now = now_ms()
-local hash = ARGV[7]
+local hash = ARGV[8]
 local l = launcher_by_token(hash, now)
 if not l then return {'UNAUTHORIZED'} end
+local wait = over_limit('lt', hash, LIMITS[3], 60000, now)
+if wait then return limited(wait) end
 redis.call('HSET', lt_key(hash), 'last', I(now))
 redis.call('PEXPIRE', lt_key(hash), I(LTTL))
 local pk = pc_key(l.venue, l.pc)
