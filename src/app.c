@@ -6,6 +6,7 @@
 
 #include "app.h"
 #include "log.h"
+#include "metrics.h"
 #include "util.h"
 
 /* Which body shape a route answers in. */
@@ -32,6 +33,7 @@ static const struct route routes[] = {
 	 API_PLAYWAVE},
 	{"POST", "/v1/launcher/ott", handle_launcher_ott, API_PLAYWAVE},
 	{"GET", "/healthz", handle_healthz, API_PLAYWAVE},
+	{"GET", "/metrics", handle_metrics, API_PLAYWAVE},
 	{"POST", "/sessions", handle_device_session_create, API_FLASHBACK},
 	{"GET", "/sessions", handle_device_session_list, API_FLASHBACK},
 	{"POST", "/sessions/revoke-all", handle_device_session_revoke_all,
@@ -75,6 +77,15 @@ static int app_path_match(const char *pattern, const char *path, char *id)
 	return *pattern == '\0' && *path == '\0';
 }
 
+int app_route_info(int i, const char **method, const char **path)
+{
+	if (i < 0 || (size_t)i >= ROUTE_COUNT)
+		return -1;
+	*method = routes[i].method;
+	*path = routes[i].path;
+	return 0;
+}
+
 int app_init(struct app *app, const struct config *cfg)
 {
 	memset(app, 0, sizeof *app);
@@ -107,8 +118,10 @@ static handler_fn app_route(struct call *c)
 			c->flashback = routes[i].api == API_FLASHBACK;
 			if (strcmp(routes[i].method, method) == 0 ||
 			    (strcmp(method, "HEAD") == 0 &&
-			     strcmp(routes[i].method, "GET") == 0))
+			     strcmp(routes[i].method, "GET") == 0)) {
+				c->route = (int)i;
 				return routes[i].handler;
+			}
 			alen += (size_t)snprintf(allow + alen, sizeof allow - alen,
 						 "%s%s", alen ? ", " : "",
 						 routes[i].method);
@@ -140,6 +153,7 @@ int app_handle(struct app *app, const struct transport *t)
 	c.body = NULL;
 	c.flashback = 0;
 	c.retry_after = 0;
+	c.route = -1;
 	c.path_id[0] = '\0';
 
 	handler = app_route(&c);
@@ -152,6 +166,7 @@ int app_handle(struct app *app, const struct transport *t)
 	if (strcmp(req.method, "HEAD") == 0)
 		resp.body.len = 0;
 	rc = http_response_send(&req, &resp);
+	metrics_request(c.route, resp.st, util_now_ms() - started);
 	if (resp.status >= 500 || log_enabled(LOG_DEBUG))
 		log_line(resp.status >= 500 ? LOG_WARN : LOG_DEBUG,
 			 "event=request rid=%s method=%s path=\"%.128s\" "
@@ -183,6 +198,9 @@ void app_maybe_sweep(struct app *app)
 			 store_last_error(app->store));
 		return;
 	}
+	metrics_add(METRICS_SWEEPS, 1);
+	metrics_add(METRICS_SWEEP_SETTLED,
+		    (uint64_t)store_reply_int(store_reply_at(r, 1)));
 	if (store_reply_int(store_reply_at(r, 1)) > 0)
 		log_line(LOG_INFO, "event=sweep settled=%lld",
 			 store_reply_int(store_reply_at(r, 1)));

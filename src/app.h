@@ -26,6 +26,7 @@ struct call {
 	struct json_body *body; /* parsed body, owned by the call, or NULL */
 	int flashback;		/* answer in the device API's body shape */
 	int64_t retry_after;	/* Retry-After of a 429/503, 0: configured */
+	int route;		/* index of the matched route, -1: none */
 	char path_id[HTTP_PATH_MAX]; /* the path segment matched by '*' */
 };
 
@@ -33,6 +34,12 @@ typedef void (*handler_fn)(struct call *c);
 
 /* Sets up the application for cfg (borrowed). Returns 0, or -1. */
 int app_init(struct app *app, const struct config *cfg);
+/*
+ * The method and path pattern of route i. Returns 0, or -1 past the last
+ * route.
+ */
+int app_route_info(int i, const char **method, const char **path);
+
 /* Frees what app_init made. */
 void app_free(struct app *app);
 
@@ -100,6 +107,7 @@ void handle_launcher_heartbeat(struct call *c);
 void handle_launcher_ott(struct call *c);
 void handle_launcher_end(struct call *c);
 void handle_healthz(struct call *c);
+void handle_metrics(struct call *c);
 void handle_device_session_create(struct call *c);
 void handle_device_session_list(struct call *c);
 void handle_device_session_heartbeat(struct call *c);

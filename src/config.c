@@ -153,6 +153,11 @@ static int config_validate(struct config *cfg, char *err, size_t errlen)
 		snprintf(err, errlen, "HB_TRUSTED_PROXIES: %s", cerr);
 		return -1;
 	}
+	if (cidr_list_parse(cfg->metrics_allow, &cfg->metrics_from, cerr,
+			    sizeof cerr) != 0) {
+		snprintf(err, errlen, "HB_METRICS_ALLOW: %s", cerr);
+		return -1;
+	}
 	if (cfg->redis_socket[0] == '\0' && cfg->redis_host[0] == '\0') {
 		snprintf(err, errlen,
 			 "HB_REDIS_HOST: empty (set it or HB_REDIS_SOCKET)");

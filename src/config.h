@@ -51,7 +51,9 @@
 	X(trusted_proxies, "HB_TRUSTED_PROXIES", "")                           \
 	X(base_path, "HB_BASE_PATH", "")                                       \
 	X(log_level, "HB_LOG_LEVEL", "info")                                   \
-	X(jwt_secret, "HB_JWT_SECRET", "")
+	X(jwt_secret, "HB_JWT_SECRET", "")                                     \
+	X(metrics_file, "HB_METRICS_FILE", "")                                 \
+	X(metrics_allow, "HB_METRICS_ALLOW", "127.0.0.1/32,::1/128")
 
 /* The longest string setting accepted. */
 #define CONFIG_STR_MAX 1024
@@ -63,8 +65,9 @@ struct config {
 #define CONFIG_STR_FIELD(field, name, def) char field[CONFIG_STR_MAX];
 	CONFIG_STR_TABLE(CONFIG_STR_FIELD)
 #undef CONFIG_STR_FIELD
-	/* HB_TRUSTED_PROXIES, parsed. */
+	/* HB_TRUSTED_PROXIES and HB_METRICS_ALLOW, parsed. */
 	struct cidr_list proxies;
+	struct cidr_list metrics_from;
 	/* The prefix of every key: key_prefix followed by "{core}:". */
 	char key_base[CONFIG_STR_MAX + 16];
 };

@@ -1,9 +1,14 @@
 /*
  * handler_ops.c - operations endpoints.
  */
+#include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "app.h"
+#include "cidr.h"
+#include "metrics.h"
 
 void handle_healthz(struct call *c)
 {
@@ -27,4 +32,174 @@ void handle_healthz(struct call *c)
 		jw_string(w, "unavailable");
 	}
 	jw_object_end(w);
+}
+
+/* Appends one formatted line to the metrics text. */
+static void ops_printf(struct jw *w, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+static void ops_printf(struct jw *w, const char *fmt, ...)
+{
+	char line[512];
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(line, sizeof line, fmt, ap);
+	va_end(ap);
+	if (n > 0)
+		jw_text(w, line, (size_t)n < sizeof line ? (size_t)n
+							  : sizeof line - 1);
+}
+
+/* The counters of this host's workers, from the shared mapping. */
+static void ops_local_metrics(struct jw *w)
+{
+	static const int64_t bounds[] = METRICS_LATENCY_BUCKETS_MS;
+	static const char *const names[METRICS_COUNTER_COUNT][2] = {
+		{"heartbeat_redis_errors_total",
+		 "Redis calls that failed (unreachable, timed out or error)."},
+		{"heartbeat_redis_reconnects_total",
+		 "Redis connections made again after a failure."},
+		{"heartbeat_scripts_reloaded_total",
+		 "Scripts loaded again after a NOSCRIPT reply."},
+		{"heartbeat_sweeps_total", "Opportunistic expiry sweeps run."},
+		{"heartbeat_sweep_settled_total",
+		 "Sessions settled by opportunistic sweeps."},
+	};
+	struct metrics_snapshot *m = malloc(sizeof *m);
+	uint64_t cumulative = 0;
+
+	if (m == NULL)
+		return;
+	metrics_snapshot(m);
+	ops_printf(w, "# HELP heartbeat_requests_total Requests answered, by "
+		      "route and status.\n"
+		      "# TYPE heartbeat_requests_total counter\n");
+	for (int r = 0; r < METRICS_ROUTES; r++) {
+		const char *method = "", *path = "other";
+
+		if (app_route_info(r, &method, &path) != 0 &&
+		    r != METRICS_ROUTES - 1)
+			continue;
+		if (r == METRICS_ROUTES - 1) {
+			method = "";
+			path = "other";
+		}
+		for (int s = 0; s < HB_STATUS_COUNT; s++) {
+			if (m->requests[r][s] == 0)
+				continue;
+			ops_printf(w,
+				   "heartbeat_requests_total{method=\"%s\","
+				   "route=\"%s\",status=\"%d\",code=\"%s\"} "
+				   "%llu\n",
+				   method, path, hb_status_http((enum hb_status)s),
+				   hb_status_code((enum hb_status)s),
+				   (unsigned long long)m->requests[r][s]);
+		}
+	}
+	ops_printf(w, "# HELP heartbeat_request_duration_seconds Time from "
+		      "reading a request to answering it.\n"
+		      "# TYPE heartbeat_request_duration_seconds histogram\n");
+	for (int b = 0; b < METRICS_LATENCY_BUCKETS; b++) {
+		cumulative += m->latency[b];
+		ops_printf(w,
+			   "heartbeat_request_duration_seconds_bucket{le=\"%g\"}"
+			   " %llu\n",
+			   (double)bounds[b] / 1000.0,
+			   (unsigned long long)cumulative);
+	}
+	ops_printf(w,
+		   "heartbeat_request_duration_seconds_bucket{le=\"+Inf\"} "
+		   "%llu\n"
+		   "heartbeat_request_duration_seconds_sum %.3f\n"
+		   "heartbeat_request_duration_seconds_count %llu\n",
+		   (unsigned long long)m->latency_count,
+		   (double)m->latency_sum_ms / 1000.0,
+		   (unsigned long long)m->latency_count);
+	for (int i = 0; i < METRICS_COUNTER_COUNT; i++)
+		ops_printf(w, "# HELP %s %s\n# TYPE %s counter\n%s %llu\n",
+			   names[i][0], names[i][1], names[i][0], names[i][0],
+			   (unsigned long long)m->counters[i]);
+	free(m);
+}
+
+/* The figures kept in Redis: live sessions, sweep lag, starts and ends. */
+static void ops_store_metrics(struct call *c, struct jw *w)
+{
+	struct store_reply *r = NULL;
+	int up = store_script(c->app->store, SCRIPT_METRICS, 0, NULL, NULL,
+			      &r) == STORE_OK;
+
+	ops_printf(w, "# HELP heartbeat_redis_up Whether Redis answered this "
+		      "scrape.\n# TYPE heartbeat_redis_up gauge\n"
+		      "heartbeat_redis_up %d\n",
+		   up);
+	if (up) {
+		const struct store_reply *stats = store_reply_at(r, 4);
+		long long now = store_reply_int(store_reply_at(r, 3));
+		size_t olen;
+		const char *oldest = store_reply_str(store_reply_at(r, 2), &olen);
+		double lag = 0;
+
+		if (oldest != NULL) {
+			double due = strtod(oldest, NULL);
+			if (now > due)
+				lag = ((double)now - due) / 1000.0;
+		}
+		ops_printf(w,
+			   "# HELP heartbeat_live_game_sessions Game sessions "
+			   "not yet ended.\n"
+			   "# TYPE heartbeat_live_game_sessions gauge\n"
+			   "heartbeat_live_game_sessions %lld\n"
+			   "# HELP heartbeat_sweep_lag_seconds How long the "
+			   "most overdue session has waited to be settled.\n"
+			   "# TYPE heartbeat_sweep_lag_seconds gauge\n"
+			   "heartbeat_sweep_lag_seconds %.3f\n",
+			   store_reply_int(store_reply_at(r, 1)), lag);
+		ops_printf(w, "# HELP heartbeat_game_sessions_started_total "
+			      "Game sessions started.\n"
+			      "# TYPE heartbeat_game_sessions_started_total "
+			      "counter\n");
+		for (size_t i = 0; i + 1 < store_reply_count(stats); i += 2) {
+			char field[64], value[32];
+			call_reply_str(stats, i, field, sizeof field);
+			call_reply_str(stats, i + 1, value, sizeof value);
+			if (strcmp(field, "started") == 0)
+				ops_printf(w,
+					   "heartbeat_game_sessions_started_total"
+					   " %s\n",
+					   value);
+		}
+		ops_printf(w, "# HELP heartbeat_game_sessions_ended_total Game "
+			      "sessions settled, by reason.\n"
+			      "# TYPE heartbeat_game_sessions_ended_total "
+			      "counter\n");
+		for (size_t i = 0; i + 1 < store_reply_count(stats); i += 2) {
+			char field[64], value[32];
+			call_reply_str(stats, i, field, sizeof field);
+			call_reply_str(stats, i + 1, value, sizeof value);
+			if (strncmp(field, "ended:", 6) == 0)
+				ops_printf(w,
+					   "heartbeat_game_sessions_ended_total"
+					   "{reason=\"%s\"} %s\n",
+					   field + 6, value);
+		}
+	}
+	store_reply_free(r);
+}
+
+void handle_metrics(struct call *c)
+{
+	struct jw *w = &c->resp->body;
+
+	if (!cidr_list_contains(&c->app->cfg->metrics_from,
+				c->req->client_addr)) {
+		call_error(c, HB_NOT_FOUND, NULL);
+		return;
+	}
+	jw_reset(w);
+	c->resp->content_type = "text/plain; version=0.0.4; charset=utf-8";
+	ops_local_metrics(w);
+	ops_store_metrics(c, w);
 }

@@ -215,6 +215,7 @@ void http_response_header(struct http_response *resp, const char *name,
 
 void http_response_status(struct http_response *resp, enum hb_status st)
 {
+	resp->st = st;
 	resp->status = hb_status_http(st);
 	resp->phrase = hb_status_phrase(st);
 }

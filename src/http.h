@@ -79,6 +79,7 @@ void http_client_addr(const struct config *cfg, const char *remote,
 		      const char *forwarded, char *out, size_t size);
 
 struct http_response {
+	enum hb_status st; /* the status set last, for metrics */
 	int status;
 	const char *phrase;
 	const char *content_type; /* default: JSON */

@@ -370,6 +370,11 @@ void jw_null(struct jw *w)
 	jw_put(w, "null", 4);
 }
 
+void jw_text(struct jw *w, const char *text, size_t len)
+{
+	jw_put(w, text, len);
+}
+
 void jw_raw(struct jw *w, const char *json, size_t len)
 {
 	jw_before_value(w);

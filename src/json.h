@@ -91,5 +91,7 @@ void jw_bool(struct jw *w, int v);
 void jw_null(struct jw *w);
 /* Appends raw, already valid JSON text as a value. */
 void jw_raw(struct jw *w, const char *json, size_t len);
+/* Appends text outside any JSON structure (for non-JSON bodies). */
+void jw_text(struct jw *w, const char *text, size_t len);
 
 #endif

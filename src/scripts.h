@@ -18,7 +18,8 @@
 	X(SCRIPT_SWEEP, sweep)                                                 \
 	X(SCRIPT_SESSION_REVOKE, session_revoke)                               \
 	X(SCRIPT_WALLET_TOPUP, wallet_topup)                                   \
-	X(SCRIPT_DEVICE, device)
+	X(SCRIPT_DEVICE, device)                                               \
+	X(SCRIPT_METRICS, metrics)
 
 enum script_id {
 #define SCRIPT_ENUM(id, file) id,

@@ -10,6 +10,7 @@
 #include <hiredis/hiredis.h>
 
 #include "log.h"
+#include "metrics.h"
 #include "store.h"
 
 /* The longest key name built by store_key. */
@@ -20,6 +21,7 @@ struct store {
 	redisContext *ctx;
 	char sha[SCRIPT_COUNT][41];
 	char error[256];
+	int connected_before;
 	/* The common script arguments, formatted once. */
 	char deadlines_key[STORE_KEY_MAX];
 	char common[SCRIPT_COMMON_ARGS][STORE_KEY_MAX];
@@ -183,6 +185,9 @@ static int store_connect(struct store *st)
 	for (int i = 0; i < SCRIPT_COUNT; i++)
 		if (store_load_script(st, (enum script_id)i) != 0)
 			goto fail;
+	if (st->connected_before)
+		metrics_add(METRICS_REDIS_RECONNECTS, 1);
+	st->connected_before = 1;
 	log_line(LOG_DEBUG, "event=redis_connected");
 	return 0;
 fail:
@@ -216,16 +221,21 @@ static enum store_result store_call(struct store *st, int script, int argc,
 	redisReply *r;
 
 	*out = NULL;
-	if (st->ctx == NULL && store_connect(st) != 0)
+	if (st->ctx == NULL && store_connect(st) != 0) {
+		metrics_add(METRICS_REDIS_ERRORS, 1);
 		return STORE_UNAVAILABLE;
+	}
 	if (script >= 0)
 		argv[1] = st->sha[script];
 	r = store_send(st, argc, argv, lens);
-	if (r == NULL)
+	if (r == NULL) {
+		metrics_add(METRICS_REDIS_ERRORS, 1);
 		return STORE_UNAVAILABLE;
+	}
 	if (script >= 0 && r->type == REDIS_REPLY_ERROR &&
 	    strncmp(r->str, "NOSCRIPT", 8) == 0) {
 		freeReplyObject(r);
+		metrics_add(METRICS_SCRIPTS_RELOADED, 1);
 		if (store_load_script(st, (enum script_id)script) != 0)
 			return st->ctx == NULL ? STORE_UNAVAILABLE : STORE_ERROR;
 		argv[1] = st->sha[script];
@@ -237,6 +247,7 @@ static enum store_result store_call(struct store *st, int script, int argc,
 		enum store_result res = STORE_ERROR;
 
 		store_set_error(st, "redis", r->str);
+		metrics_add(METRICS_REDIS_ERRORS, 1);
 		if (store_error_is_unavailable(r->str)) {
 			res = STORE_UNAVAILABLE;
 			store_disconnect(st);

@@ -21,6 +21,7 @@
 #include "config.h"
 #include "fcgi_io.h"
 #include "log.h"
+#include "metrics.h"
 #include "util.h"
 
 /* The most worker processes one parent runs. */
@@ -156,6 +157,10 @@ int main(int argc, char **argv)
 		return 0;
 	}
 	log_set_level(cfg.log_level);
+	if (metrics_init(cfg.metrics_file, err, sizeof err) != 0) {
+		fprintf(stderr, "heartbeat.fcgi: configuration error: %s\n", err);
+		return WORKER_EXIT_CONFIG;
+	}
 
 	if (socket_spec == NULL && fcgi_is_cgi()) {
 		/* A plain CGI run: one request, then exit. */

@@ -205,6 +205,7 @@ local function settle(id, s, reason, ended)
     'charged_millicoins', I(tonumber(s.chg)),
     'rate_millicoins_per_hour', I(tonumber(s.rate)))
   redis.call('ZREM', DEADLINES, id)
+  redis.call('HINCRBY', B .. 'stats', 'ended:' .. reason, 1)
   local pk = pc_key(s.venue, s.pc)
   if redis.call('HGET', pk, 'gs') == id then redis.call('HDEL', pk, 'gs') end
   local key = gs_key(id)

@@ -47,4 +47,5 @@ redis.call('HSET', gs_key(id), 'game', game, 'venue', o.venue, 'pc', o.pc,
   'user', ARGV[10], 't0', I(now), 'rate', I(rate))
 save(id, s, now)
 redis.call('HSET', pk, 'gs', id)
+redis.call('HINCRBY', B .. 'stats', 'started', 1)
 return {'OK', 'VALID', id}
