@@ -122,6 +122,29 @@ static const char *config_value(const char *name, config_lookup_fn lookup,
 	return NULL;
 }
 
+/* Whether text is a comma-separated list of HOST:PORT. Returns 0, or -1. */
+static int config_check_hostports(const char *text)
+{
+	const char *p = text;
+
+	while (*p != '\0') {
+		const char *end = strchr(p, ',');
+		const char *colon;
+		size_t len = end ? (size_t)(end - p) : strlen(p);
+		int64_t port;
+
+		colon = memrchr(p, ':', len);
+		if (colon == NULL || colon == p ||
+		    util_parse_int64(colon + 1, len - (size_t)(colon + 1 - p), 1,
+				     65535, &port) != 0)
+			return -1;
+		p += len;
+		if (*p == ',')
+			p++;
+	}
+	return 0;
+}
+
 static int config_validate(struct config *cfg, char *err, size_t errlen)
 {
 	char cerr[128];
@@ -156,6 +179,12 @@ static int config_validate(struct config *cfg, char *err, size_t errlen)
 	if (cidr_list_parse(cfg->metrics_allow, &cfg->metrics_from, cerr,
 			    sizeof cerr) != 0) {
 		snprintf(err, errlen, "HB_METRICS_ALLOW: %s", cerr);
+		return -1;
+	}
+	if (cfg->redis_sentinels[0] != '\0' &&
+	    config_check_hostports(cfg->redis_sentinels) != 0) {
+		snprintf(err, errlen,
+			 "HB_REDIS_SENTINELS: must be HOST:PORT[,HOST:PORT...]");
 		return -1;
 	}
 	if (cfg->redis_socket[0] == '\0' && cfg->redis_host[0] == '\0') {

@@ -47,6 +47,8 @@
 	X(redis_host, "HB_REDIS_HOST", "127.0.0.1")                            \
 	X(redis_socket, "HB_REDIS_SOCKET", "")                                 \
 	X(redis_password, "HB_REDIS_PASSWORD", "")                             \
+	X(redis_sentinels, "HB_REDIS_SENTINELS", "")                           \
+	X(redis_master_name, "HB_REDIS_MASTER_NAME", "mymaster")               \
 	X(key_prefix, "HB_KEY_PREFIX", "hb:")                                  \
 	X(trusted_proxies, "HB_TRUSTED_PROXIES", "")                           \
 	X(base_path, "HB_BASE_PATH", "")                                       \

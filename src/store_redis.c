@@ -13,6 +13,8 @@
 #include "metrics.h"
 #include "store.h"
 
+/* The longest host name or address of a sentinel or master. */
+#define STORE_HOST_MAX 256
 /* The longest key name built by store_key. */
 #define STORE_KEY_MAX (CONFIG_STR_MAX + 64)
 
@@ -141,21 +143,26 @@ static int store_setup_command(struct store *st, int argc, const char **argv)
 	return ok ? 0 : -1;
 }
 
-/* Connects, authenticates, selects the database and loads every script. */
-static int store_connect(struct store *st)
+static struct timeval store_ms(int64_t ms)
+{
+	struct timeval tv = {(time_t)(ms / 1000), (suseconds_t)(ms % 1000) * 1000};
+
+	return tv;
+}
+
+/*
+ * Opens st->ctx to host:port (or the unix socket path when port is 0) with
+ * the configured timeouts. Returns 0, or -1 with the error recorded.
+ */
+static int store_open(struct store *st, const char *host, int port)
 {
 	const struct config *cfg = st->cfg;
-	struct timeval ct = {(time_t)(cfg->redis_connect_timeout_ms / 1000),
-			     (suseconds_t)(cfg->redis_connect_timeout_ms % 1000) *
-				     1000};
-	struct timeval ot = {(time_t)(cfg->redis_timeout_ms / 1000),
-			     (suseconds_t)(cfg->redis_timeout_ms % 1000) * 1000};
+	struct timeval ct = store_ms(cfg->redis_connect_timeout_ms);
 
-	if (cfg->redis_socket[0] != '\0')
-		st->ctx = redisConnectUnixWithTimeout(cfg->redis_socket, ct);
+	if (port == 0)
+		st->ctx = redisConnectUnixWithTimeout(host, ct);
 	else
-		st->ctx = redisConnectWithTimeout(cfg->redis_host,
-						  (int)cfg->redis_port, ct);
+		st->ctx = redisConnectWithTimeout(host, port, ct);
 	if (st->ctx == NULL) {
 		store_set_error(st, "redis connect", "out of memory");
 		return -1;
@@ -165,11 +172,102 @@ static int store_connect(struct store *st)
 		store_disconnect(st);
 		return -1;
 	}
-	if (redisSetTimeout(st->ctx, ot) != REDIS_OK) {
+	if (redisSetTimeout(st->ctx, store_ms(cfg->redis_timeout_ms)) !=
+	    REDIS_OK) {
 		store_set_error(st, "redis timeout", st->ctx->errstr);
 		store_disconnect(st);
 		return -1;
 	}
+	return 0;
+}
+
+/*
+ * Asks the sentinels, in order, for the master's address and connects to
+ * it, checking that it says it is a master (a sentinel may still name the
+ * old one during a failover). Returns 0, or -1 with the error recorded.
+ */
+static int store_open_via_sentinels(struct store *st)
+{
+	const struct config *cfg = st->cfg;
+	const char *p = cfg->redis_sentinels;
+
+	while (*p != '\0') {
+		char item[STORE_HOST_MAX], addr[STORE_HOST_MAX];
+		size_t len = strcspn(p, ",");
+		const char *ask[3] = {"SENTINEL", "get-master-addr-by-name",
+				      cfg->redis_master_name};
+		const char *role[1] = {"ROLE"};
+		const char *host = item;
+		char *colon;
+		redisReply *r;
+		int port, ok;
+
+		if (len == 0 || len >= sizeof item) {
+			p += len + (p[len] == ',');
+			continue;
+		}
+		memcpy(item, p, len);
+		item[len] = '\0';
+		p += len + (p[len] == ',');
+		/* HOST:PORT, with IPv6 hosts in brackets. */
+		colon = strrchr(item, ':');
+		if (colon == NULL)
+			continue;
+		*colon = '\0';
+		port = atoi(colon + 1);
+		if (item[0] == '[' && colon[-1] == ']') {
+			colon[-1] = '\0';
+			host = item + 1;
+		}
+		if (store_open(st, host, port) != 0)
+			continue;
+		r = store_send(st, 3, ask, NULL);
+		store_disconnect(st);
+		if (r == NULL)
+			continue;
+		ok = r->type == REDIS_REPLY_ARRAY && r->elements == 2 &&
+		     r->element[0]->type == REDIS_REPLY_STRING &&
+		     r->element[0]->len < sizeof addr;
+		if (ok) {
+			snprintf(addr, sizeof addr, "%s", r->element[0]->str);
+			port = atoi(r->element[1]->str ? r->element[1]->str
+						       : "0");
+		}
+		freeReplyObject(r);
+		if (!ok || port <= 0 || store_open(st, addr, port) != 0)
+			continue;
+		r = store_send(st, 1, role, NULL);
+		ok = r != NULL && r->type == REDIS_REPLY_ARRAY &&
+		     r->elements > 0 &&
+		     r->element[0]->type == REDIS_REPLY_STRING &&
+		     strcmp(r->element[0]->str, "master") == 0;
+		if (r != NULL)
+			freeReplyObject(r);
+		if (ok)
+			return 0;
+		store_set_error(st, "sentinel", "the named master is not a master");
+		store_disconnect(st);
+	}
+	if (st->error[0] == '\0')
+		store_set_error(st, "sentinel", "no sentinel answered");
+	return -1;
+}
+
+/* Connects, authenticates, selects the database and loads every script. */
+static int store_connect(struct store *st)
+{
+	const struct config *cfg = st->cfg;
+	int rc;
+
+	st->error[0] = '\0';
+	if (cfg->redis_sentinels[0] != '\0')
+		rc = store_open_via_sentinels(st);
+	else if (cfg->redis_socket[0] != '\0')
+		rc = store_open(st, cfg->redis_socket, 0);
+	else
+		rc = store_open(st, cfg->redis_host, (int)cfg->redis_port);
+	if (rc != 0)
+		return -1;
 	if (cfg->redis_password[0] != '\0') {
 		const char *argv[2] = {"AUTH", cfg->redis_password};
 		if (store_setup_command(st, 2, argv) != 0)
