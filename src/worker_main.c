@@ -30,6 +30,35 @@
 #define WORKER_EXIT_CONFIG 78
 /* Exit status for a usage error. */
 #define WORKER_EXIT_USAGE 2
+/* The settings file read when HB_CONFIG_FILE is unset, if it exists. */
+#define WORKER_LOCAL_CONFIG "heartbeat.conf"
+
+/*
+ * Where the web server hands over no environment of ours (a shared host's
+ * .htaccess, mod_fcgid without FcgidInitialEnv), settings come from
+ * heartbeat.conf next to the binary: point HB_CONFIG_FILE at it when it
+ * exists and nothing else names a file.
+ */
+static void worker_default_config(void)
+{
+	char path[4096];
+	ssize_t n;
+	char *slash;
+
+	if (getenv("HB_CONFIG_FILE") != NULL)
+		return;
+	n = readlink("/proc/self/exe", path, sizeof path - 1);
+	if (n <= 0)
+		return;
+	path[n] = '\0';
+	slash = strrchr(path, '/');
+	if (slash == NULL ||
+	    (size_t)(slash + 1 - path) + sizeof WORKER_LOCAL_CONFIG > sizeof path)
+		return;
+	strcpy(slash + 1, WORKER_LOCAL_CONFIG);
+	if (access(path, R_OK) == 0)
+		setenv("HB_CONFIG_FILE", path, 1);
+}
 
 static void worker_usage(FILE *out)
 {
@@ -37,7 +66,8 @@ static void worker_usage(FILE *out)
 		"usage: heartbeat.fcgi [--socket unix:PATH|tcp:HOST:PORT] "
 		"[--workers N] [--check-config]\n"
 		"Settings come from HB_* environment variables and the file "
-		"named by HB_CONFIG_FILE.\n");
+		"named by HB_CONFIG_FILE\n(default: heartbeat.conf next to "
+		"this program, if it exists).\n");
 }
 
 /* Serves requests in this process until stopped. Returns an exit status. */
@@ -148,6 +178,7 @@ int main(int argc, char **argv)
 			return WORKER_EXIT_USAGE;
 		}
 	}
+	worker_default_config();
 	if (config_load_env(&cfg, err, sizeof err) != 0) {
 		fprintf(stderr, "heartbeat.fcgi: configuration error: %s\n", err);
 		return WORKER_EXIT_CONFIG;
