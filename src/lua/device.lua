@@ -32,14 +32,17 @@ else
   user = t[1]
 end
 
-local wait = over_limit('du', user, LIMITS[4], 60000, now)
+-- User ids come from token issuers and may hold any character: keys name a
+-- user by the SHA-1 of the id, so no id can reach into another's keys.
+local UID = redis.sha1hex(user)
+local wait = over_limit('du', UID, LIMITS[4], 60000, now)
 if wait then return limited(wait) end
 
-local USESS = B .. 'du:' .. user .. ':sessions'
-local UDEV = B .. 'du:' .. user .. ':devices'
+local USESS = B .. 'du:' .. UID .. ':sessions'
+local UDEV = B .. 'du:' .. UID .. ':devices'
 local function ds_key(id) return B .. 'ds:' .. id end
 local function dd_key(id) return B .. 'dd:' .. id end
-local function fp_key(fp) return B .. 'du:' .. user .. ':fp:' .. fp end
+local function fp_key(fp) return B .. 'du:' .. UID .. ':fp:' .. fp end
 local function iso_or_null(ms)
   if not ms or ms == '' then return cjson.null end
   return iso(tonumber(ms))
