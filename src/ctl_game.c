@@ -1,0 +1,122 @@
+/*
+ * ctl_game.c - heartbeatctl game: the games sessions are billed for, each a
+ * hash game:<id> {name, rate (millicoins/hour), active, created} listed in
+ * the set games.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "ctl.h"
+#include "util.h"
+
+/*
+ * The highest rate, in millicoins per hour: the scripts multiply it by up to
+ * an hour of milliseconds, which stays exact in a double below 2^53.
+ */
+#define CTL_RATE_MAX 1000000000
+
+/* Parses a rate in coins per hour into millicoins per hour. */
+static int ctl_game_parse_rate(const char *s, int64_t *milli)
+{
+	return ctl_parse_coins("COINS_PER_HOUR", s, 0, CTL_RATE_MAX, milli);
+}
+
+int ctl_game_add(struct ctl *c, const char *const *pos, const char *const *opt)
+{
+	const char *id = pos[0], *name = opt[0];
+	char key[CTL_KEY_MAX], set[CTL_KEY_MAX], rate[24], now[24];
+	int64_t milli;
+	int rc;
+
+	if (name == NULL || opt[1] == NULL)
+		return ctl_fail(CTL_EXIT_USAGE,
+				"--name and --rate are required");
+	if ((rc = ctl_check_id("GAME_ID", id, CTL_ID_ANY)) != 0 ||
+	    (rc = ctl_check_text("NAME", name, CTL_ID_MAX)) != 0 ||
+	    (rc = ctl_game_parse_rate(opt[1], &milli)) != 0)
+		return rc;
+	ctl_key(c, key, sizeof key, "game:%s", id);
+	ctl_key(c, set, sizeof set, "games");
+	ctl_itoa(milli, rate, sizeof rate);
+	ctl_itoa(util_now_ms(), now, sizeof now);
+	{
+		const char *hset[] = {"HSET",	 key,  "name",	 name,
+				      "rate",	 rate, "active", "1",
+				      "created", now,  NULL};
+		const char *sadd[] = {"SADD", set, id, NULL};
+		const char *const *cmds[] = {hset, sadd, NULL};
+
+		rc = ctl_write(c, key, CTL_GUARD_ABSENT, cmds);
+	}
+	if (rc == CTL_EXIT_REFUSED)
+		return ctl_fail(rc, "game %s already exists", id);
+	if (rc == 0)
+		printf("game %s added\n", id);
+	return rc;
+}
+
+/* Prints one game: id, name, rate in coins per hour, active or inactive. */
+static int ctl_game_print(struct ctl *c, const char *id,
+			  const struct ctl_row *row, void *ctx)
+{
+	char rate[CTL_COINS_BUF];
+
+	(void)c;
+	(void)ctx;
+	ctl_coins_text(row->v[1], rate, sizeof rate);
+	printf("%s\t%s\t%s\t%s\n", id, row->v[0], rate,
+	       strcmp(row->v[2], "1") == 0 ? "active" : "inactive");
+	return 0;
+}
+
+int ctl_game_list(struct ctl *c, const char *const *pos, const char *const *opt)
+{
+	static const char *const fields[] = {"name", "rate", "active", NULL};
+
+	(void)pos;
+	(void)opt;
+	return ctl_each_member(c, "games", "game:", fields, ctl_game_print,
+			       NULL);
+}
+
+/* Sets one field of an existing game and says what was done. */
+static int ctl_game_set(struct ctl *c, const char *id, const char *field,
+			const char *value, const char *done)
+{
+	char key[CTL_KEY_MAX];
+	int rc = ctl_check_id("GAME_ID", id, CTL_ID_ANY);
+
+	if (rc != 0)
+		return rc;
+	ctl_key(c, key, sizeof key, "game:%s", id);
+	return ctl_update(c, "game", key, id, field, value, done);
+}
+
+int ctl_game_rate(struct ctl *c, const char *const *pos, const char *const *opt)
+{
+	char rate[24], done[64], coins[CTL_COINS_BUF];
+	int64_t milli;
+	int rc = ctl_game_parse_rate(pos[1], &milli);
+
+	(void)opt;
+	if (rc != 0)
+		return rc;
+	ctl_itoa(milli, rate, sizeof rate);
+	ctl_coins(milli, coins, sizeof coins);
+	snprintf(done, sizeof done, "rate %s coins/h", coins);
+	return ctl_game_set(c, pos[0], "rate", rate, done);
+}
+
+int ctl_game_activate(struct ctl *c, const char *const *pos,
+		      const char *const *opt)
+{
+	(void)opt;
+	return ctl_game_set(c, pos[0], "active", "1", "active");
+}
+
+int ctl_game_deactivate(struct ctl *c, const char *const *pos,
+			const char *const *opt)
+{
+	(void)opt;
+	return ctl_game_set(c, pos[0], "active", "0", "inactive");
+}

@@ -1,0 +1,197 @@
+/*
+ * ctl_main.c - heartbeatctl: finds the command in the table, splits its
+ * arguments, loads the settings, and runs it against the store.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "ctl.h"
+#include "log.h"
+
+/* The most positional arguments one command takes. */
+#define CTL_POS_MAX 4
+
+/* Every command; the usage text is generated from this table. */
+/* clang-format off */
+static const struct ctl_cmd ctl_cmds[] = {
+	{"game", "add", 1, {"name", "rate"}, ctl_game_add,
+		"GAME_ID --name NAME --rate COINS_PER_HOUR"},
+	{"game", "list", 0, {NULL}, ctl_game_list, ""},
+	{"game", "rate", 2, {NULL}, ctl_game_rate, "GAME_ID COINS_PER_HOUR"},
+	{"game", "activate", 1, {NULL}, ctl_game_activate, "GAME_ID"},
+	{"game", "deactivate", 1, {NULL}, ctl_game_deactivate, "GAME_ID"},
+	{"key", "create", 1, {NULL}, ctl_key_create, "GAME_ID"},
+	{"key", "list", 1, {NULL}, ctl_key_list, "GAME_ID"},
+	{"key", "revoke", 1, {NULL}, ctl_key_revoke, "KEY_OR_KEY_ID"},
+	{"venue", "add", 1, {"cidr", "secret", "billing"}, ctl_venue_add,
+		"VENUE_ID --cidr CIDR[,CIDR...] --secret SECRET "
+		"[--billing on|off]"},
+	{"venue", "list", 0, {NULL}, ctl_venue_list, ""},
+	{"venue", "billing", 2, {NULL}, ctl_venue_billing, "VENUE_ID on|off"},
+	{"wallet", "topup", 2, {NULL}, ctl_wallet_topup, "VENUE_ID COINS"},
+	{"wallet", "show", 1, {NULL}, ctl_wallet_show, "VENUE_ID"},
+	{"session", "list", 0, {NULL}, ctl_session_list, ""},
+	{"session", "show", 1, {NULL}, ctl_session_show, "GS_ID"},
+	{"session", "revoke", 1, {"drain"}, ctl_session_revoke,
+		"GS_ID [--drain SEC]"},
+	{"launcher", "list", 0, {NULL}, ctl_launcher_list, ""},
+	{"launcher", "revoke", 2, {NULL}, ctl_launcher_revoke,
+		"VENUE_ID PC_ID"},
+	{"token", "create", 0, {"user"}, ctl_token_create, "--user USER_ID"},
+	{"token", "list", 0, {"user"}, ctl_token_list, "--user USER_ID"},
+	{"token", "revoke", 1, {NULL}, ctl_token_revoke, "TOKEN_OR_HASH"},
+	{"sweep", NULL, 0, {"limit"}, ctl_sweep, "[--limit N]"},
+	{"events", NULL, 0, {"count"}, ctl_events, "[--count N]"},
+};
+/* clang-format on */
+
+#define CTL_CMD_COUNT (sizeof ctl_cmds / sizeof ctl_cmds[0])
+
+/* Prints the usage line of one command. */
+static void ctl_usage_line(FILE *out, const struct ctl_cmd *cmd)
+{
+	fprintf(out, "  heartbeatctl %s%s%s%s%s\n", cmd->group,
+		cmd->verb ? " " : "", cmd->verb ? cmd->verb : "",
+		cmd->args[0] ? " " : "", cmd->args);
+}
+
+/* Prints the usage of every command. */
+static void ctl_usage(FILE *out)
+{
+	fputs("usage:\n", out);
+	for (size_t i = 0; i < CTL_CMD_COUNT; i++)
+		ctl_usage_line(out, &ctl_cmds[i]);
+	fputs("  heartbeatctl help\n"
+	      "Settings come from HB_* environment variables and the file "
+	      "named by HB_CONFIG_FILE.\n"
+	      "Exit codes: 0 done, 1 not found or refused, 2 usage error, "
+	      "3 Redis unavailable, 78 bad configuration.\n",
+	      out);
+}
+
+/*
+ * Finds the command named by argv[1] (and argv[2] when the group has verbs).
+ * Sets *used to the words the name took. Returns NULL when there is none.
+ */
+static const struct ctl_cmd *ctl_find(int argc, char **argv, int *used)
+{
+	for (size_t i = 0; i < CTL_CMD_COUNT; i++) {
+		const struct ctl_cmd *cmd = &ctl_cmds[i];
+
+		if (strcmp(cmd->group, argv[1]) != 0)
+			continue;
+		*used = cmd->verb ? 3 : 2;
+		if (cmd->verb == NULL ||
+		    (argc > 2 && strcmp(cmd->verb, argv[2]) == 0))
+			return cmd;
+	}
+	return NULL;
+}
+
+/*
+ * Sets the option that argv[*i] names ("--name value" or "--name=value"),
+ * moving *i past its value. Returns 0, or CTL_EXIT_USAGE after saying why.
+ */
+static int ctl_set_option(const struct ctl_cmd *cmd, int argc, char **argv,
+			  int *i, const char **opt)
+{
+	const char *name = argv[*i] + 2;
+	size_t len = strcspn(name, "=");
+
+	for (int k = 0; cmd->opts[k] != NULL; k++) {
+		if (strlen(cmd->opts[k]) != len ||
+		    strncmp(cmd->opts[k], name, len) != 0)
+			continue;
+		if (opt[k] != NULL)
+			return ctl_fail(CTL_EXIT_USAGE, "--%s given twice",
+					cmd->opts[k]);
+		if (name[len] == '=')
+			opt[k] = name + len + 1;
+		else if (*i + 1 < argc)
+			opt[k] = argv[++*i];
+		else
+			return ctl_fail(CTL_EXIT_USAGE, "--%s needs a value",
+					cmd->opts[k]);
+		return 0;
+	}
+	return ctl_fail(CTL_EXIT_USAGE, "unknown option %s", argv[*i]);
+}
+
+/*
+ * Splits the words after the command's name into its positional arguments
+ * and options. Returns 0, or CTL_EXIT_USAGE after saying why.
+ */
+static int ctl_split_args(const struct ctl_cmd *cmd, int argc, char **argv,
+			  int first, const char **pos, const char **opt)
+{
+	int npos = 0;
+
+	for (int i = first; i < argc; i++) {
+		if (strncmp(argv[i], "--", 2) == 0 && argv[i][2] != '\0') {
+			if (ctl_set_option(cmd, argc, argv, &i, opt) != 0)
+				return CTL_EXIT_USAGE;
+		} else if (npos < cmd->npos) {
+			pos[npos++] = argv[i];
+		} else {
+			return ctl_fail(CTL_EXIT_USAGE, "too many arguments");
+		}
+	}
+	if (npos < cmd->npos)
+		return ctl_fail(CTL_EXIT_USAGE, "too few arguments");
+	return 0;
+}
+
+/* Loads the settings and runs cmd against the store. */
+static int ctl_run(const struct ctl_cmd *cmd, const char *const *pos,
+		   const char *const *opt)
+{
+	static struct config cfg; /* large: kept off the stack */
+	char err[512];
+	struct ctl c;
+	int rc;
+
+	if (config_load_env(&cfg, err, sizeof err) != 0)
+		return ctl_fail(CTL_EXIT_CONFIG, "%s", err);
+	log_set_level(cfg.log_level);
+	c.cfg = &cfg;
+	c.store = store_new(&cfg);
+	if (c.store == NULL)
+		return ctl_fail(CTL_EXIT_UNAVAILABLE, "out of memory");
+	rc = cmd->run(&c, pos, opt);
+	store_free(c.store);
+	return rc;
+}
+
+int main(int argc, char **argv)
+{
+	const char *pos[CTL_POS_MAX] = {NULL};
+	const char *opt[CTL_OPTS_MAX] = {NULL};
+	const struct ctl_cmd *cmd;
+	int used, rc;
+
+	if (argc < 2) {
+		ctl_usage(stderr);
+		return CTL_EXIT_USAGE;
+	}
+	if (strcmp(argv[1], "help") == 0 || strcmp(argv[1], "--help") == 0 ||
+	    strcmp(argv[1], "-h") == 0) {
+		ctl_usage(stdout);
+		return CTL_EXIT_OK;
+	}
+	cmd = ctl_find(argc, argv, &used);
+	if (cmd == NULL) {
+		ctl_fail(CTL_EXIT_USAGE, "unknown command: %s%s%s", argv[1],
+			 argc > 2 ? " " : "", argc > 2 ? argv[2] : "");
+		ctl_usage(stderr);
+		return CTL_EXIT_USAGE;
+	}
+	rc = ctl_split_args(cmd, argc, argv, used, pos, opt);
+	if (rc == 0)
+		rc = ctl_run(cmd, pos, opt);
+	if (rc == CTL_EXIT_USAGE) {
+		fputs("usage:\n", stderr);
+		ctl_usage_line(stderr, cmd);
+	}
+	fflush(stdout);
+	return rc;
+}

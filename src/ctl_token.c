@@ -1,0 +1,226 @@
+/*
+ * ctl_token.c - heartbeatctl key and token: the bearer credentials. Only a
+ * credential's SHA-256 is stored: a game's API keys ("hbk_...") as
+ * apikey:<sha256> {game, revoked, created} listed in gamekeys:<game>, and
+ * opaque device-API tokens ("dvt_...") as dtok:<sha256> {user, revoked,
+ * created} listed in dtokens:<user>. Revoking flags a credential and keeps it.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "crypto.h"
+#include "ctl.h"
+#include "util.h"
+
+/* Random bytes in a credential: 48 hex digits. */
+#define CTL_CRED_BYTES 24
+/* Room for a credential: a short prefix and the hex digits. */
+#define CTL_CRED_MAX (8 + 2 * CTL_CRED_BYTES + 1)
+/* Hex digits of the SHA-256 shown as a credential's id. */
+#define CTL_CRED_ID_LEN 12
+/* The fewest hex digits that name a credential on revoke. */
+#define CTL_CRED_PREFIX_MIN 8
+
+/* One kind of credential and where it lives. */
+struct ctl_cred {
+	const char *noun;   /* "key" */
+	const char *prefix; /* what the credential starts with: "hbk_" */
+	const char *record; /* the name of its hash, before the SHA-256 */
+	const char *set;    /* the name of its owner's set, before the owner */
+	const char *owner;  /* the field naming the owner: "game" */
+};
+
+static const struct ctl_cred ctl_cred_key = {"key", "hbk_",
+					     "apikey:", "gamekeys:", "game"};
+static const struct ctl_cred ctl_cred_token = {"token", "dvt_",
+					       "dtok:", "dtokens:", "user"};
+
+/*
+ * Makes a credential of kind k for owner and prints it, the only time it is
+ * shown. With guard set, that key (the owner's record) must exist.
+ */
+static int ctl_cred_create(struct ctl *c, const struct ctl_cred *k,
+			   const char *owner, const char *guard)
+{
+	char secret[CTL_CRED_MAX], hash[CRYPTO_SHA256_HEX];
+	char rec[CTL_KEY_MAX], set[CTL_KEY_MAX], now[24];
+	int rc;
+
+	if (crypto_random_token(k->prefix, CTL_CRED_BYTES, secret) != 0)
+		return ctl_fail(CTL_EXIT_REFUSED, "no random bytes available");
+	crypto_sha256_hex(secret, strlen(secret), hash);
+	ctl_key(c, rec, sizeof rec, "%s%s", k->record, hash);
+	ctl_key(c, set, sizeof set, "%s%s", k->set, owner);
+	ctl_itoa(util_now_ms(), now, sizeof now);
+	{
+		const char *hset[] = {"HSET",	 rec,	    k->owner,
+				      owner,	 "revoked", "0",
+				      "created", now,	    NULL};
+		const char *sadd[] = {"SADD", set, hash, NULL};
+		const char *const *cmds[] = {hset, sadd, NULL};
+
+		rc = ctl_write(c, guard,
+			       guard ? CTL_GUARD_EXISTS : CTL_GUARD_NONE, cmds);
+	}
+	if (rc == CTL_EXIT_REFUSED)
+		return ctl_fail(rc, "no such %s: %s", k->owner, owner);
+	if (rc == 0)
+		printf("%s\n", secret);
+	return rc;
+}
+
+/* Prints one credential: id (the SHA-256's start), state, creation time. */
+static int ctl_cred_print(struct ctl *c, const char *hash,
+			  const struct ctl_row *row, void *ctx)
+{
+	char created[UTIL_TIME_BUF];
+
+	(void)c;
+	(void)ctx;
+	ctl_time_text(row->v[1], created, sizeof created);
+	printf("%.*s\t%s\t%s\n", CTL_CRED_ID_LEN, hash,
+	       strcmp(row->v[0], "1") == 0 ? "revoked" : "active", created);
+	return 0;
+}
+
+/* Lists the credentials of kind k that owner holds. */
+static int ctl_cred_list(struct ctl *c, const struct ctl_cred *k,
+			 const char *owner)
+{
+	static const char *const fields[] = {"revoked", "created", NULL};
+	char set[CTL_KEY_MAX];
+
+	snprintf(set, sizeof set, "%s%s", k->set, owner);
+	return ctl_each_member(c, set, k->record, fields, ctl_cred_print, NULL);
+}
+
+/*
+ * Finds the SHA-256 that arg names: a credential of kind k (hashed), its
+ * SHA-256, or a unique start of it (CTL_CRED_PREFIX_MIN hex digits or more).
+ */
+static int ctl_cred_resolve(struct ctl *c, const struct ctl_cred *k,
+			    const char *arg, char hash[CRYPTO_SHA256_HEX])
+{
+	size_t n = strlen(arg), skip = strlen(k->record);
+	char name[CTL_KEY_MAX];
+	struct ctl_names found;
+	int rc;
+
+	if (strncmp(arg, k->prefix, strlen(k->prefix)) == 0) {
+		crypto_sha256_hex(arg, n, hash);
+		return 0;
+	}
+	if (n < CTL_CRED_PREFIX_MIN || n > CRYPTO_SHA256_HEX - 1 ||
+	    strspn(arg, "0123456789abcdef") != n)
+		return ctl_fail(
+		    CTL_EXIT_USAGE,
+		    "expected a %s (%s...), its SHA-256 or at least "
+		    "%d lowercase hex digits of it",
+		    k->noun, k->prefix, CTL_CRED_PREFIX_MIN);
+	if (n == CRYPTO_SHA256_HEX - 1) {
+		memcpy(hash, arg, CRYPTO_SHA256_HEX);
+		return 0;
+	}
+	snprintf(name, sizeof name, "%s%s", k->record, arg);
+	rc = ctl_scan(c, name, &found);
+	if (rc != 0)
+		return rc;
+	if (found.count == 1 && strlen(found.v[0]) == skip + 64)
+		snprintf(hash, CRYPTO_SHA256_HEX, "%s", found.v[0] + skip);
+	else if (found.count == 0)
+		rc = ctl_fail(CTL_EXIT_REFUSED, "no such %s: %s", k->noun, arg);
+	else
+		rc = ctl_fail(CTL_EXIT_REFUSED, "%s id %s is ambiguous",
+			      k->noun, arg);
+	ctl_names_free(&found);
+	return rc;
+}
+
+/* Flags the credential of kind k that arg names as revoked. */
+static int ctl_cred_revoke(struct ctl *c, const struct ctl_cred *k,
+			   const char *arg)
+{
+	char hash[CRYPTO_SHA256_HEX], key[CTL_KEY_MAX];
+	char id[CTL_CRED_ID_LEN + 1];
+	int rc = ctl_cred_resolve(c, k, arg, hash);
+
+	if (rc != 0)
+		return rc;
+	ctl_key(c, key, sizeof key, "%s%s", k->record, hash);
+	snprintf(id, sizeof id, "%s", hash);
+	return ctl_update(c, k->noun, key, id, "revoked", "1", "revoked");
+}
+
+/* ---- key: a game's API keys -----------------------------------------------
+ */
+
+int ctl_key_create(struct ctl *c, const char *const *pos,
+		   const char *const *opt)
+{
+	char game[CTL_KEY_MAX];
+	int rc = ctl_check_id("GAME_ID", pos[0], CTL_ID_ANY);
+
+	(void)opt;
+	if (rc != 0)
+		return rc;
+	ctl_key(c, game, sizeof game, "game:%s", pos[0]);
+	return ctl_cred_create(c, &ctl_cred_key, pos[0], game);
+}
+
+int ctl_key_list(struct ctl *c, const char *const *pos, const char *const *opt)
+{
+	char game[CTL_KEY_MAX];
+	int rc = ctl_check_id("GAME_ID", pos[0], CTL_ID_ANY), found = 0;
+
+	(void)opt;
+	if (rc != 0)
+		return rc;
+	ctl_key(c, game, sizeof game, "game:%s", pos[0]);
+	rc = ctl_exists(c, game, &found);
+	if (rc == 0 && !found)
+		rc = ctl_fail(CTL_EXIT_REFUSED, "no such game: %s", pos[0]);
+	return rc != 0 ? rc : ctl_cred_list(c, &ctl_cred_key, pos[0]);
+}
+
+int ctl_key_revoke(struct ctl *c, const char *const *pos,
+		   const char *const *opt)
+{
+	(void)opt;
+	return ctl_cred_revoke(c, &ctl_cred_key, pos[0]);
+}
+
+/* ---- token: opaque device-API tokens ----------------------------------------
+ */
+
+/* Checks the --user option of the token commands. */
+static int ctl_token_user(const char *user)
+{
+	if (user == NULL)
+		return ctl_fail(CTL_EXIT_USAGE, "--user is required");
+	return ctl_check_id("USER_ID", user, CTL_ID_ANY);
+}
+
+int ctl_token_create(struct ctl *c, const char *const *pos,
+		     const char *const *opt)
+{
+	int rc = ctl_token_user(opt[0]);
+
+	(void)pos;
+	return rc != 0 ? rc : ctl_cred_create(c, &ctl_cred_token, opt[0], NULL);
+}
+
+int ctl_token_list(struct ctl *c, const char *const *pos,
+		   const char *const *opt)
+{
+	int rc = ctl_token_user(opt[0]);
+
+	(void)pos;
+	return rc != 0 ? rc : ctl_cred_list(c, &ctl_cred_token, opt[0]);
+}
+
+int ctl_token_revoke(struct ctl *c, const char *const *pos,
+		     const char *const *opt)
+{
+	(void)opt;
+	return ctl_cred_revoke(c, &ctl_cred_token, pos[0]);
+}
