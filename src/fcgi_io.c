@@ -167,9 +167,29 @@ static int cgi_write(void *ctx, const char *buf, size_t n)
 	return fflush(stdout) == 0 ? 0 : -1;
 }
 
+/* The most unread body a CGI run drops before exiting. */
+#define CGI_DRAIN_MAX (16u << 20)
+
+/*
+ * The server writes the whole request body to a CGI program's stdin, and
+ * fails the response if the program exits before taking it (EPIPE on its
+ * side). Reads and drops what the request left unread, within a bound.
+ */
+static void cgi_drain_stdin(void)
+{
+	char buf[8192];
+	size_t total = 0, got;
+
+	while (total < CGI_DRAIN_MAX &&
+	       (got = fread(buf, 1, sizeof buf, stdin)) > 0)
+		total += got;
+}
+
 int cgi_serve_one(struct app *app)
 {
 	struct transport t = {cgi_param, cgi_read, cgi_write, NULL};
+	int rc = app_handle(app, &t);
 
-	return app_handle(app, &t);
+	cgi_drain_stdin();
+	return rc;
 }

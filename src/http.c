@@ -11,10 +11,6 @@
 #include "http.h"
 #include "util.h"
 
-/* The longest X-Forwarded-For header read, and the most addresses in it. */
-#define HTTP_FORWARDED_MAX 1024
-#define HTTP_FORWARDED_ITEMS 32
-
 /* Copies the path part of uri (before any '?') into out; -1 if too long. */
 static int http_copy_path(const char *uri, char *out, size_t size)
 {
@@ -153,36 +149,36 @@ enum hb_status http_read_body(struct http_request *req)
 void http_client_addr(const struct config *cfg, const char *remote,
 		      const char *forwarded, char *out, size_t size)
 {
-	char list[HTTP_FORWARDED_MAX];
-	char *items[HTTP_FORWARDED_ITEMS];
-	size_t count = 0;
-	char *save = NULL;
+	const char *end;
 
 	snprintf(out, size, "%s", remote ? remote : "");
 	if (forwarded == NULL || cfg->proxies.count == 0 ||
-	    !cidr_list_contains(&cfg->proxies, out) ||
-	    strlen(forwarded) >= sizeof list)
+	    !cidr_list_contains(&cfg->proxies, out))
 		return;
-	strcpy(list, forwarded);
-	for (char *tok = strtok_r(list, ",", &save);
-	     tok != NULL && count < HTTP_FORWARDED_ITEMS;
-	     tok = strtok_r(NULL, ",", &save)) {
-		char *end;
+	/*
+	 * Walk X-Forwarded-For from the right, past trusted proxies: the first
+	 * address that is not one is the client's. The whole header is walked,
+	 * however long, so no padding on the left can choose the answer.
+	 */
+	end = forwarded + strlen(forwarded);
+	while (end > forwarded) {
+		const char *start = end, *a, *b;
 
-		while (*tok == ' ' || *tok == '\t')
-			tok++;
-		end = tok + strlen(tok);
-		while (end > tok && (end[-1] == ' ' || end[-1] == '\t'))
-			*--end = '\0';
-		if (*tok != '\0')
-			items[count++] = tok;
-	}
-	/* Walk X-Forwarded-For from the right, past trusted proxies. */
-	while (count > 0) {
-		const char *addr = items[--count];
-
-		snprintf(out, size, "%s", addr);
-		if (!cidr_list_contains(&cfg->proxies, addr))
+		while (start > forwarded && start[-1] != ',')
+			start--;
+		a = start;
+		b = end;
+		end = start > forwarded ? start - 1 : forwarded;
+		while (a < b && (*a == ' ' || *a == '\t'))
+			a++;
+		while (b > a && (b[-1] == ' ' || b[-1] == '\t'))
+			b--;
+		if (a == b)
+			continue;
+		snprintf(out, size, "%.*s", (int)(b - a), a);
+		/* An entry too long to be an address is no proxy of ours. */
+		if ((size_t)(b - a) >= size ||
+		    !cidr_list_contains(&cfg->proxies, out))
 			return;
 	}
 }

@@ -15,6 +15,60 @@ struct json_body {
 
 /* ---- Bodies in ---------------------------------------------------------- */
 
+/*
+ * Whether the bytes outside strings are JSON's own: json-c, even strict,
+ * takes single quotes, NaN and Infinity. What is left (lowercase nan and
+ * infinities spelled with allowed letters) is caught by json_finite().
+ */
+static int json_plain_syntax(const char *s, size_t len)
+{
+	int in_string = 0;
+
+	for (size_t i = 0; i < len; i++) {
+		char c = s[i];
+
+		if (in_string) {
+			if (c == '\\')
+				i++;
+			else if (c == '"')
+				in_string = 0;
+		} else if (c == '"') {
+			in_string = 1;
+		} else if (strchr(" \t\r\n{}[]:,+-.0123456789eEtrufalsn", c) ==
+			   NULL) {
+			return 0;
+		}
+	}
+	return 1;
+}
+
+/* Whether every number in v is finite. */
+static int json_finite(json_object *v)
+{
+	switch (json_object_get_type(v)) {
+	case json_type_double: {
+		double d = json_object_get_double(v);
+		return d - d == 0.0;
+	}
+	case json_type_object: {
+		json_object_object_foreach(v, key, val)
+		{
+			(void)key;
+			if (!json_finite(val))
+				return 0;
+		}
+		return 1;
+	}
+	case json_type_array:
+		for (size_t i = 0; i < json_object_array_length(v); i++)
+			if (!json_finite(json_object_array_get_idx(v, i)))
+				return 0;
+		return 1;
+	default:
+		return 1;
+	}
+}
+
 /* Whether len bytes are valid UTF-8 (no overlongs, surrogates or > U+10FFFF). */
 static int json_valid_utf8(const unsigned char *s, size_t len)
 {
@@ -72,7 +126,12 @@ int json_body_parse(const char *buf, size_t len, struct json_body **out,
 		snprintf(err, errlen, "the body is not valid UTF-8 JSON");
 		return -1;
 	}
-	tok = json_tokener_new_ex(JSON_MAX_DEPTH);
+	if (!json_plain_syntax(buf, len)) {
+		snprintf(err, errlen, "the body is not valid JSON");
+		return -1;
+	}
+	/* json-c counts the depth it may reach, one past the deepest level. */
+	tok = json_tokener_new_ex(JSON_MAX_DEPTH + 1);
 	if (tok == NULL) {
 		snprintf(err, errlen, "out of memory");
 		return -1;
@@ -102,6 +161,11 @@ int json_body_parse(const char *buf, size_t len, struct json_body **out,
 	if (!json_object_is_type(root, json_type_object)) {
 		json_object_put(root);
 		snprintf(err, errlen, "the body must be a JSON object");
+		return -1;
+	}
+	if (!json_finite(root)) {
+		json_object_put(root);
+		snprintf(err, errlen, "the body is not valid JSON");
 		return -1;
 	}
 	*out = malloc(sizeof **out);

@@ -44,7 +44,10 @@ void json_body_free(struct json_body *b);
 enum json_field json_body_string(const struct json_body *b, const char *name,
 				 const char **out, size_t *len);
 
-/* An integer field in [min, max]. */
+/*
+ * An integer field in [min, max]. json-c reads integers below INT64_MIN as
+ * INT64_MIN: callers that care give a larger min.
+ */
 enum json_field json_body_int(const struct json_body *b, const char *name,
 			      int64_t min, int64_t max, int64_t *out);
 

@@ -76,7 +76,8 @@ int util_parse_milli(const char *s, int64_t max, int64_t *out)
 		for (size_t i = flen; i < 3; i++)
 			frac *= 10;
 	}
-	if (whole * 1000 + frac > max)
+	/* whole <= max / 1000, so whole * 1000 cannot overflow; + frac can. */
+	if (frac > max - whole * 1000)
 		return -1;
 	*out = whole * 1000 + frac;
 	return 0;
