@@ -1,0 +1,524 @@
+"""harness.py - real servers for the integration suites.
+
+A Service starts, in a temporary directory of its own, a redis-server on a
+unix socket, the FastCGI workers (heartbeat.fcgi --socket --workers) and a
+web server on a loopback port, and stops them by PID. Suites talk to it over
+HTTP with request(), administer it with ctl(), and look at Redis with redis().
+
+The build directory is $HB_BUILD (default: the source tree's top), so the
+suites also run from a VPATH build such as make distcheck's.
+"""
+
+import base64
+import hashlib
+import hmac
+import http.client
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import traceback
+
+TOP = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+BUILD = os.path.abspath(os.environ.get("HB_BUILD", TOP))
+WORKER = os.path.join(BUILD, "src", "heartbeat.fcgi")
+CTL = os.path.join(BUILD, "src", "heartbeatctl")
+DEPLOY = os.path.join(TOP, "deploy")
+
+
+def free_port():
+    """A loopback TCP port nobody listens on now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for(what, check, timeout=10.0):
+    """Polls check() until it is true; raises after timeout seconds."""
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        try:
+            if check():
+                return
+        except OSError:
+            pass
+        time.sleep(0.05)
+    raise RuntimeError("timed out waiting for " + what)
+
+
+def fill_template(path, values):
+    """The text of a deploy/ file with its @NAME@ placeholders filled."""
+    with open(path) as f:
+        text = f.read()
+    for name, value in values.items():
+        text = text.replace("@" + name + "@", str(value))
+    return text
+
+
+class Response:
+    def __init__(self, status, headers, body):
+        self.status = status
+        self.headers = headers
+        self.body = body
+        try:
+            self.json = json.loads(body) if body else None
+        except ValueError:
+            self.json = None
+
+    @property
+    def data(self):
+        return (self.json or {}).get("data") or {}
+
+    def header(self, name):
+        return self.headers.get(name.lower())
+
+    def __repr__(self):
+        return "<%d %r>" % (self.status, self.body[:300])
+
+
+class Service:
+    """Redis, workers and a web server for one suite."""
+
+    def __init__(self, name, env=None, workers=2, ipv6=False):
+        self.name = name
+        # ipv6: nginx also listens on [::1] (same port); request(host="::1").
+        self.ipv6 = ipv6
+        self.dir = tempfile.mkdtemp(prefix="hb-%s-" % name)
+        self.redis_sock = os.path.join(self.dir, "redis.sock")
+        self.worker_sock = os.path.join(self.dir, "worker.sock")
+        self.workers = workers
+        self.port = None
+        # Where the web server mounts the API: prepended to request paths.
+        self.prefix = ""
+        self.procs = {}
+        self.env = dict(os.environ)
+        self.env.update({
+            "HB_REDIS_SOCKET": self.redis_sock,
+            "HB_KEY_PREFIX": "t:",
+            # The suites drive many calls from loopback: no rate limits
+            # unless a test sets them.
+            "HB_RATE_KEY_PER_SEC": "0",
+            "HB_RATE_SESSION_PER_MIN": "0",
+            "HB_RATE_LAUNCHER_PER_MIN": "0",
+            "HB_RATE_DEVICE_USER_PER_MIN": "0",
+            "HB_JWT_SECRET": "integration-jwt-secret",
+            "HB_LOG_LEVEL": "warn",
+        })
+        self.env.update(env or {})
+
+    # -- processes -----------------------------------------------------
+
+    def _spawn(self, key, argv, log, env=None):
+        out = open(os.path.join(self.dir, log), "ab")
+        self.procs[key] = subprocess.Popen(
+            argv, stdin=subprocess.DEVNULL, stdout=out, stderr=out,
+            env=env or self.env, cwd=self.dir, start_new_session=True)
+        out.close()
+        return self.procs[key]
+
+    def _stop(self, key, sig=signal.SIGTERM, timeout=10):
+        p = self.procs.pop(key, None)
+        if p is None:
+            return
+        if p.poll() is None:
+            p.send_signal(sig)
+            try:
+                p.wait(timeout)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait()
+
+    def start_redis(self):
+        self._spawn("redis", [
+            "redis-server", "--port", "0", "--unixsocket", self.redis_sock,
+            "--unixsocketperm", "700", "--dir", self.dir, "--save", "",
+            "--appendonly", "yes", "--appendfsync", "always",
+            "--daemonize", "no"], "redis.log")
+        wait_for("redis", lambda: self.redis("PING") == "PONG")
+
+    def stop_redis(self, sig=signal.SIGTERM):
+        self._stop("redis", sig)
+        if os.path.exists(self.redis_sock):
+            os.unlink(self.redis_sock)
+
+    def start_workers(self):
+        self._spawn("workers", [WORKER, "--socket", "unix:" + self.worker_sock,
+                                "--workers", str(self.workers)], "worker.log")
+        wait_for("worker socket", lambda: os.path.exists(self.worker_sock))
+
+    def start_web(self):
+        self.port = free_port()
+        conf = os.path.join(self.dir, "nginx.conf")
+        with open(conf, "w") as f:
+            f.write(fill_template(os.path.join(DEPLOY, "nginx", "nginx.conf"), {
+                "STATE": self.dir, "LISTEN": "127.0.0.1:%d" % self.port,
+                "SOCKET": self.worker_sock, "USER": "root"}))
+        if self.ipv6:
+            with open(conf) as f:
+                text = f.read()
+            text = text.replace("listen 127.0.0.1:%d;" % self.port,
+                                "listen 127.0.0.1:%d;\n\t\tlisten [::1]:%d;"
+                                % (self.port, self.port), 1)
+            with open(conf, "w") as f:
+                f.write(text)
+        self._spawn("web", ["nginx", "-c", conf, "-p", self.dir], "nginx.log")
+        wait_for("nginx", lambda: self.request("GET", "/healthz").status
+                 in (200, 503))
+
+    def start(self):
+        try:
+            self.start_redis()
+            self.start_workers()
+            self.start_web()
+        except BaseException:
+            # Nothing started may outlive a failed start.
+            self.stop()
+            raise
+        return self
+
+    def stop(self):
+        for key in ("web", "workers", "redis"):
+            self._stop(key)
+        if os.environ.get("HB_KEEP_TMP"):
+            print("kept", self.dir)
+        else:
+            shutil.rmtree(self.dir, ignore_errors=True)
+
+    def worker_pids(self):
+        """The PIDs of the worker processes (children of the --workers
+        parent), sorted."""
+        parent = self.procs["workers"].pid
+        try:
+            with open("/proc/%d/task/%d/children" % (parent, parent)) as f:
+                return sorted(int(x) for x in f.read().split())
+        except OSError:
+            out = subprocess.run(["pgrep", "-P", str(parent)],
+                                 capture_output=True, text=True).stdout
+            return sorted(int(x) for x in out.split())
+
+    def worker_log(self):
+        try:
+            with open(os.path.join(self.dir, "worker.log"),
+                      errors="replace") as f:
+                return f.read()
+        except OSError:
+            return ""
+
+    # -- talking to it -------------------------------------------------
+
+    def request(self, method, path, body=None, headers=None, timeout=10,
+                host="127.0.0.1"):
+        """One HTTP request; a dict or list body is sent as JSON. host
+        "::1" needs a Service made with ipv6=True."""
+        hdrs = dict(headers or {})
+        if isinstance(body, (dict, list)):
+            body = json.dumps(body)
+            hdrs.setdefault("Content-Type", "application/json")
+        if isinstance(body, str):
+            body = body.encode()
+        conn = http.client.HTTPConnection(host, self.port, timeout=timeout)
+        try:
+            conn.request(method, self.prefix + path, body=body, headers=hdrs)
+            r = conn.getresponse()
+            return Response(r.status, {k.lower(): v for k, v in
+                                       r.getheaders()}, r.read())
+        finally:
+            conn.close()
+
+    def ctl(self, *args, check=True, env=None):
+        """Runs heartbeatctl; returns the CompletedProcess."""
+        e = dict(self.env)
+        e.update(env or {})
+        p = subprocess.run([CTL] + [str(a) for a in args], env=e,
+                           capture_output=True, text=True, timeout=30)
+        if check and p.returncode != 0:
+            raise AssertionError("heartbeatctl %s: exit %d: %s" % (
+                " ".join(map(str, args)), p.returncode, p.stderr))
+        return p
+
+    def redis(self, *args):
+        """Runs one Redis command; returns redis-cli's raw output."""
+        p = subprocess.run(["redis-cli", "-s", self.redis_sock, "--raw"] +
+                           [str(a) for a in args], capture_output=True,
+                           text=True, timeout=30)
+        return p.stdout.strip()
+
+    def key(self, name):
+        """The full Redis name of a key of the service."""
+        return self.env["HB_KEY_PREFIX"] + "{core}:" + name
+
+    def events(self):
+        """Every settlement entry, as dicts, oldest first."""
+        p = self.ctl("events", "--count", "100000")
+        return [json.loads(line) for line in p.stdout.splitlines() if line]
+
+
+# -- the PlayWave flow ----------------------------------------------------
+
+class Venue:
+    """A game, its API key and a venue with coins, made with heartbeatctl."""
+
+    def __init__(self, svc, name="v1", game="g1", rate=3600, coins=100,
+                 cidr="127.0.0.0/8,::1/128", billing="on"):
+        self.svc = svc
+        self.id = name
+        self.game = game
+        self.secret = "secret-" + name
+        if svc.ctl("game", "list").stdout.split().count(game) == 0:
+            svc.ctl("game", "add", game, "--name", "Game " + game,
+                    "--rate", rate)
+        self.key = svc.ctl("key", "create", game).stdout.strip()
+        svc.ctl("venue", "add", name, "--cidr", cidr, "--secret", self.secret,
+                "--billing", billing)
+        if coins:
+            svc.ctl("wallet", "topup", name, coins)
+
+    def sign(self, method, path, body, ts=None):
+        ts = str(int(time.time()) if ts is None else ts)
+        msg = "%s\n%s\n%s\n%s" % (method, self.svc.prefix + path, ts,
+                                  hashlib.sha256(body).hexdigest())
+        return ts, hmac.new(self.secret.encode(), msg.encode(),
+                            hashlib.sha256).hexdigest()
+
+    def launcher_start(self, pc="pc-1", ts=None, body=None, headers=None):
+        if body is None:
+            # A nonce in hardware: two starts in one second must not carry
+            # the same signature (a replay).
+            body = json.dumps({"pc_id": pc, "internal_ip": "192.168.0.10",
+                               "hardware": {"cpu": "test",
+                                            "boot": os.urandom(6).hex()}}
+                              ).encode()
+        ts, sig = self.sign("POST", "/v1/launcher/session", body, ts)
+        h = {"Content-Type": "application/json", "X-Venue-Id": self.id,
+             "X-Timestamp": ts, "X-Signature": sig}
+        h.update(headers or {})
+        return self.svc.request("POST", "/v1/launcher/session", body, h)
+
+    def launcher(self, pc="pc-1"):
+        r = self.launcher_start(pc)
+        assert r.status == 200, r
+        return r.data["launcher_token"]
+
+    def ott(self, token, game=None):
+        r = self.svc.request("POST", "/v1/launcher/ott",
+                             {"game_id": game or self.game},
+                             {"Authorization": "Bearer " + token})
+        assert r.status == 200, r
+        return r.data["ott"]
+
+    def game_call(self, method, path, body, key=None):
+        return self.svc.request(method, path, body,
+                                {"X-Api-Key": key or self.key})
+
+    def verify(self, ott, user="123456789", key=None):
+        return self.game_call("POST", "/v1/game/session/verify",
+                              {"ott": ott, "provider_user_id": user}, key)
+
+    def heartbeat(self, gs, user="123456789", key=None):
+        return self.game_call("PATCH", "/v1/game/session/heartbeat",
+                              {"game_session_id": gs,
+                               "provider_user_id": user}, key)
+
+    def check(self, gs, user="123456789", key=None):
+        return self.game_call("POST", "/v1/game/session/check",
+                              {"game_session_id": gs,
+                               "provider_user_id": user}, key)
+
+    def bearer(self, method, path, token, body=None):
+        """A launcher call with Authorization: Bearer token (None: no
+        Authorization header)."""
+        h = {} if token is None else {"Authorization": "Bearer " + token}
+        return self.svc.request(method, path, body, h)
+
+    def launcher_heartbeat(self, token):
+        return self.bearer("PATCH", "/v1/launcher/heartbeat", token)
+
+    def launcher_end(self, token):
+        return self.bearer("DELETE", "/v1/launcher/session", token)
+
+    def ott_request(self, token, game=None):
+        return self.bearer("POST", "/v1/launcher/ott", token,
+                           {"game_id": game or self.game})
+
+    def end(self, gs, play=None, key=None):
+        body = {"game_session_id": gs}
+        if play is not None:
+            body["play_duration_sec"] = play
+        return self.game_call("DELETE", "/v1/game/session/end", body, key)
+
+    def session(self, pc="pc-1", user="123456789"):
+        """A launcher token and a verified game session on pc."""
+        token = self.launcher(pc)
+        r = self.verify(self.ott(token), user)
+        assert r.status == 200 and r.data.get("is_valid") is True, r
+        return token, r.data["game_session_id"]
+
+    def wallet(self):
+        return int(self.svc.redis("HGET", self.svc.key("venue:" + self.id),
+                                  "wallet") or 0)
+
+
+# -- running tests ---------------------------------------------------------
+
+def run_suite(name, tests, make_service):
+    """Runs each test with a fresh service from make_service(); prints one
+    line per test and a last line "N passed, N failed". Returns an exit
+    status."""
+    passed = failed = 0
+    for test in tests:
+        t0 = time.monotonic()
+        svc = None
+        try:
+            svc = make_service(test)
+            test(svc)
+            passed += 1
+            print("ok   %s.%s (%.1fs)" % (name, test.__name__,
+                                         time.monotonic() - t0), flush=True)
+        except Exception:
+            failed += 1
+            print("FAIL %s.%s\n%s" % (name, test.__name__,
+                                      traceback.format_exc()), flush=True)
+            if svc is not None and os.path.exists(svc.dir):
+                print("--- worker log ---\n" + svc.worker_log()[-3000:])
+        finally:
+            if svc is not None:
+                svc.stop()
+    print("%d passed, %d failed" % (passed, failed), flush=True)
+    return 0 if failed == 0 else 1
+
+
+def suite_main(name, namespace, env=None):
+    """The main of a suite module: runs its test_* functions (from namespace,
+    the module's globals(), in the order defined), each with a service of its
+    own made with env plus the test's own settings (see settings())."""
+    tests = [v for k, v in namespace.items()
+             if k.startswith("test_") and callable(v)]
+
+    def make(test):
+        e = dict(env or {})
+        e.update(getattr(test, "env", {}))
+        return Service(name, e, **getattr(test, "service_options", {})).start()
+    only = sys.argv[1:]
+    chosen = [t for t in tests if not only or t.__name__ in only]
+    sys.exit(run_suite(name, chosen, make))
+
+
+def service_options(**options):
+    """Decorator: keyword arguments of Service() for one test's service,
+    e.g. @service_options(ipv6=True)."""
+    def wrap(fn):
+        fn.service_options = dict(options)
+        return fn
+    return wrap
+
+
+# -- checking answers --------------------------------------------------------
+
+REQUEST_ID = re.compile(r"^req_[0-9a-zA-Z]+$")
+TIMESTAMP = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$")
+JSON_TYPE = "application/json; charset=utf-8"
+
+
+def _common_headers(r):
+    assert r.header("Content-Type") == JSON_TYPE, (r.headers, r)
+    assert isinstance(r.json, dict), r
+    rid = r.json.get("request_id")
+    assert isinstance(rid, str) and REQUEST_ID.match(rid), r
+    assert r.header("X-Request-Id") == rid, (r.headers, r)
+
+
+def expect_ok(r, keys=None):
+    """Checks a PlayWave success envelope (200, exactly success, request_id
+    and data, X-Request-Id = request_id) and, when keys is given, that data
+    has exactly those keys. Returns data."""
+    assert r.status == 200, r
+    _common_headers(r)
+    assert set(r.json) == {"success", "request_id", "data"}, r
+    assert r.json["success"] is True, r
+    assert isinstance(r.json["data"], dict), r
+    if keys is not None:
+        assert set(r.json["data"]) == set(keys), (sorted(r.json["data"]),
+                                                  sorted(keys))
+    return r.json["data"]
+
+
+def expect_error(r, status, code, message_has=None):
+    """Checks a PlayWave error envelope: status, exactly success,
+    request_id and error {code, message, timestamp}. Returns the error."""
+    assert r.status == status, "want %d %s, got %r" % (status, code, r)
+    _common_headers(r)
+    assert set(r.json) == {"success", "request_id", "error"}, r
+    assert r.json["success"] is False, r
+    err = r.json["error"]
+    assert set(err) == {"code", "message", "timestamp"}, r
+    assert err["code"] == code, "want %s, got %r" % (code, r)
+    assert isinstance(err["message"], str) and err["message"], r
+    assert TIMESTAMP.match(err["timestamp"]), r
+    if message_has is not None:
+        assert message_has in err["message"], (message_has, r)
+    return err
+
+
+EVENT_FIELDS = ("game_session_id", "reason", "game_id", "venue_id", "pc_id",
+                "provider_user_id", "started_at", "ended_at",
+                "play_duration_sec", "charged_millicoins")
+
+
+def session_events(svc, gs):
+    """The settlement entries of game session gs."""
+    return [e for e in svc.events() if e.get("game_session_id") == gs]
+
+
+def expect_one_event(svc, gs, reason, venue=None, pc="pc-1",
+                     user="123456789"):
+    """Checks that gs has exactly one settlement entry, with reason and the
+    fields of the contract; returns it."""
+    evs = session_events(svc, gs)
+    assert len(evs) == 1, "want one entry for %s, got %r" % (gs, evs)
+    ev = evs[0]
+    for f in EVENT_FIELDS:
+        assert f in ev, "entry lacks %s: %r" % (f, ev)
+    assert ev["reason"] == reason, ev
+    if venue is not None:
+        assert ev["venue_id"] == venue.id, ev
+        assert ev["game_id"] == venue.game, ev
+    assert ev["pc_id"] == pc, ev
+    assert ev["provider_user_id"] == user, ev
+    assert TIMESTAMP.match(ev["started_at"]), ev
+    assert TIMESTAMP.match(ev["ended_at"]), ev
+    assert ev["ended_at"] >= ev["started_at"], ev
+    assert int(ev["play_duration_sec"]) >= 0, ev
+    assert int(ev["charged_millicoins"]) >= 0, ev
+    return ev
+
+
+def settings(**env):
+    """Decorator: settings for one test's service (HB_* names)."""
+    def wrap(fn):
+        fn.env = {k: str(v) for k, v in env.items()}
+        return fn
+    return wrap
+
+
+# -- device-API bearer tokens ----------------------------------------------
+
+def b64url(data):
+    """base64url without padding, of bytes or of a JSON-encoded object."""
+    if not isinstance(data, bytes):
+        data = json.dumps(data, separators=(",", ":")).encode()
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def make_jwt(claims, secret="integration-jwt-secret", alg="HS256"):
+    """An HS256 JWT of claims (exp defaults to an hour from now)."""
+    claims = dict(claims)
+    claims.setdefault("exp", int(time.time()) + 3600)
+    head = b64url({"alg": alg, "typ": "JWT"}) + "." + b64url(claims)
+    sig = hmac.new(secret.encode(), head.encode(), hashlib.sha256).digest()
+    return head + "." + b64url(sig)
