@@ -30,6 +30,10 @@ BUILD = os.path.abspath(os.environ.get("HB_BUILD", TOP))
 WORKER = os.path.join(BUILD, "src", "heartbeat.fcgi")
 CTL = os.path.join(BUILD, "src", "heartbeatctl")
 DEPLOY = os.path.join(TOP, "deploy")
+# HB_VALGRIND=1 runs the workers under valgrind's memcheck; a test whose
+# workers report an error or a definite leak fails. Sanitizer builds
+# (./configure --enable-asan) report into the service's directory likewise.
+VALGRIND = os.environ.get("HB_VALGRIND") == "1"
 
 
 def free_port():
@@ -109,6 +113,12 @@ class Service:
             "HB_RATE_DEVICE_USER_PER_MIN": "0",
             "HB_JWT_SECRET": "integration-jwt-secret",
             "HB_LOG_LEVEL": "warn",
+            # Read only by sanitizer builds: reports go to files that stop()
+            # checks, not only to the log.
+            "ASAN_OPTIONS": "log_path=%s/asan:detect_leaks=1:"
+                            "abort_on_error=1" % self.dir,
+            "UBSAN_OPTIONS": "log_path=%s/ubsan:print_stacktrace=1:"
+                             "halt_on_error=1" % self.dir,
         })
         self.env.update(env or {})
 
@@ -147,9 +157,22 @@ class Service:
         if os.path.exists(self.redis_sock):
             os.unlink(self.redis_sock)
 
+    def worker_argv(self, *args):
+        """The command line of the worker with args, under valgrind when
+        HB_VALGRIND=1."""
+        argv = [WORKER] + list(args)
+        if VALGRIND:
+            argv = [shutil.which("valgrind") or "valgrind", "--quiet",
+                    "--leak-check=full",
+                    "--errors-for-leak-kinds=definite",
+                    "--show-leak-kinds=definite", "--error-exitcode=99",
+                    "--log-file=%s/valgrind-%%p.log" % self.dir] + argv
+        return argv
+
     def start_workers(self):
-        self._spawn("workers", [WORKER, "--socket", "unix:" + self.worker_sock,
-                                "--workers", str(self.workers)], "worker.log")
+        self._spawn("workers", self.worker_argv(
+            "--socket", "unix:" + self.worker_sock,
+            "--workers", str(self.workers)), "worker.log")
         wait_for("worker socket", lambda: os.path.exists(self.worker_sock))
 
     def start_web(self):
@@ -183,12 +206,29 @@ class Service:
         return self
 
     def stop(self):
+        """Stops everything by PID and removes the directory. Raises
+        AssertionError when valgrind or a sanitizer reported anything."""
         for key in ("web", "workers", "redis"):
-            self._stop(key)
+            self._stop(key, timeout=60 if VALGRIND else 10)
+        reports = self.memory_reports()
         if os.environ.get("HB_KEEP_TMP"):
             print("kept", self.dir)
         else:
             shutil.rmtree(self.dir, ignore_errors=True)
+        if reports:
+            raise AssertionError("memory errors:\n" + reports[-6000:])
+
+    def memory_reports(self):
+        """What valgrind and the sanitizers wrote into the directory."""
+        out = ""
+        for name in sorted(os.listdir(self.dir)):
+            if name.startswith(("valgrind-", "asan.", "ubsan.")):
+                with open(os.path.join(self.dir, name),
+                          errors="replace") as f:
+                    text = f.read().strip()
+                if text:
+                    out += "== %s\n%s\n" % (name, text)
+        return out
 
     def worker_pids(self):
         """The PIDs of the worker processes (children of the --workers
@@ -376,7 +416,17 @@ def run_suite(name, tests, make_service):
         svc = None
         try:
             svc = make_service(test)
-            test(svc)
+            try:
+                test(svc)
+            except Exception:
+                if os.path.exists(svc.dir):
+                    print("--- worker log of %s ---\n%s" % (
+                        test.__name__, svc.worker_log()[-3000:]))
+                raise
+            finally:
+                # A memory error reported at stop fails the test too.
+                s, svc = svc, None
+                s.stop()
             passed += 1
             print("ok   %s.%s (%.1fs)" % (name, test.__name__,
                                          time.monotonic() - t0), flush=True)
@@ -384,9 +434,6 @@ def run_suite(name, tests, make_service):
             failed += 1
             print("FAIL %s.%s\n%s" % (name, test.__name__,
                                       traceback.format_exc()), flush=True)
-            if svc is not None and os.path.exists(svc.dir):
-                print("--- worker log ---\n" + svc.worker_log()[-3000:])
-        finally:
             if svc is not None:
                 svc.stop()
     print("%d passed, %d failed" % (passed, failed), flush=True)

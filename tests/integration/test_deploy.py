@@ -60,8 +60,8 @@ class DeployService(Service):
         heartbeat-spawn-fcgi.service runs them."""
         env = dict(self.env, HB_CONFIG_FILE=self.config_file)
         self._spawn("workers", [
-            "spawn-fcgi", "-n", "-s", self.worker_sock, "-M", "0666", "--",
-            WORKER, "--workers", "2"], "worker.log", env=env)
+            "spawn-fcgi", "-n", "-s", self.worker_sock, "-M", "0666", "--"] +
+            self.worker_argv("--workers", "2"), "worker.log", env=env)
         wait_for("worker socket", lambda: os.path.exists(self.worker_sock))
 
     def start(self):
