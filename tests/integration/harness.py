@@ -569,3 +569,97 @@ def make_jwt(claims, secret="integration-jwt-secret", alg="HS256"):
     head = b64url({"alg": alg, "typ": "JWT"}) + "." + b64url(claims)
     sig = hmac.new(secret.encode(), head.encode(), hashlib.sha256).digest()
     return head + "." + b64url(sig)
+
+
+# -- Redis round trips -----------------------------------------------------
+
+class Monitor:
+    """A MONITOR connection to the service's Redis."""
+
+    LINE = re.compile(r'^\+\d+\.\d+ \[\d+ ([^\]]+)\] "([^"]*)"')
+
+    def __init__(self, path):
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.settimeout(5)
+        self.sock.connect(path)
+        self.buf = b""
+        self.sock.sendall(b"MONITOR\r\n")
+        assert self.line() == "+OK"
+
+    def line(self):
+        while b"\r\n" not in self.buf:
+            chunk = self.sock.recv(65536)
+            if not chunk:
+                raise RuntimeError("MONITOR connection closed")
+            self.buf += chunk
+        line, self.buf = self.buf.split(b"\r\n", 1)
+        return line.decode(errors="replace")
+
+    def command(self):
+        """(source, command) of the next command Redis ran; source is
+        "lua" for commands a script ran."""
+        m = self.LINE.match(self.line())
+        assert m, "unexpected MONITOR line"
+        return m.group(1), m.group(2).lower()
+
+    def close(self):
+        self.sock.close()
+
+
+def commandstats(svc):
+    """Calls per command from INFO commandstats."""
+    out = {}
+    for line in svc.redis("INFO", "commandstats").splitlines():
+        m = re.match(r"^cmdstat_([^:]+):calls=(\d+)", line)
+        if m:
+            out[m.group(1)] = int(m.group(2))
+    return out
+
+
+def wait_workers_connected(svc, call):
+    """Makes calls until every worker holds its Redis connection (and has
+    loaded its scripts), so later counts see only the requests measured."""
+    for _ in range(200):
+        clients = [c for c in svc.redis("CLIENT", "LIST").splitlines()
+                   if "cmd=client|list" not in c]
+        if len(clients) >= svc.workers:
+            return
+        call()
+    raise AssertionError("the workers did not all connect")
+
+
+def assert_one_round_trip(svc, action):
+    """Runs action (one API call) and asserts that the service sent Redis
+    exactly one command, an EVALSHA, by MONITOR and by INFO commandstats;
+    whatever else was counted ran inside that script. Needs
+    HB_SWEEP_INTERVAL_SEC=0 so no opportunistic sweep interferes."""
+    mon = Monitor(svc.redis_sock)
+    try:
+        before = commandstats(svc)
+        action()
+        after = commandstats(svc)
+        seen = []
+        while True:
+            src, cmd = mon.command()
+            if src != "lua" and cmd == "info":
+                break
+        while True:
+            src, cmd = mon.command()
+            if src != "lua" and cmd == "info":
+                break
+            seen.append((src, cmd))
+    finally:
+        mon.close()
+    from_client = [cmd for src, cmd in seen if src != "lua"]
+    assert from_client == ["evalsha"], seen
+    diff = {k: after.get(k, 0) - before.get(k, 0)
+            for k in set(before) | set(after)}
+    diff = {k: v for k, v in diff.items() if v}
+    assert diff.pop("evalsha", 0) == 1, diff
+    assert diff.pop("info", 0) == 1, diff
+    by_script = {}
+    for src, cmd in seen:
+        if src == "lua":
+            by_script[cmd] = by_script.get(cmd, 0) + 1
+    for k, v in diff.items():
+        assert by_script.get(k.split("|")[0], 0) >= v, (k, v, seen)

@@ -11,20 +11,19 @@ The contract is docs/API.md, "Device-session API".
 """
 
 import base64
-import collections
 import datetime
 import hashlib
 import hmac
 import json
 import os
 import re
-import socket
 import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from harness import settings, suite_main  # noqa: E402
+from harness import (assert_one_round_trip, settings,  # noqa: E402
+                     suite_main, wait_workers_connected)
 
 
 def user_key(user):
@@ -990,91 +989,14 @@ def test_user_id_with_key_separators_cannot_touch_anothers_fingerprint(svc):
 
 # == one round trip, rate limits, Redis down, methods ================================
 
-class Monitor:
-    """A MONITOR connection to the service's Redis."""
-
-    LINE = re.compile(r'^\+\d+\.\d+ \[\d+ ([^\]]+)\] "([^"]*)"')
-
-    def __init__(self, path):
-        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        self.sock.settimeout(5)
-        self.sock.connect(path)
-        self.buf = b""
-        self.sock.sendall(b"MONITOR\r\n")
-        assert self.line() == "+OK"
-
-    def line(self):
-        while b"\r\n" not in self.buf:
-            chunk = self.sock.recv(65536)
-            if not chunk:
-                raise RuntimeError("MONITOR connection closed")
-            self.buf += chunk
-        line, self.buf = self.buf.split(b"\r\n", 1)
-        return line.decode(errors="replace")
-
-    def command(self):
-        """(source, command) of the next command Redis ran; source is
-        "lua" for commands a script ran."""
-        m = self.LINE.match(self.line())
-        assert m, "unexpected MONITOR line"
-        return m.group(1), m.group(2).lower()
-
-    def close(self):
-        self.sock.close()
-
-
-def commandstats(svc):
-    out = {}
-    for line in svc.redis("INFO", "commandstats").splitlines():
-        m = re.match(r"^cmdstat_([^:]+):calls=(\d+)", line)
-        if m:
-            out[m.group(1)] = int(m.group(2))
-    return out
-
-
 @settings(HB_SWEEP_INTERVAL_SEC=0)
 def test_device_heartbeat_is_one_redis_round_trip(svc):
     u = User(svc)
     s = u.session()
     # Every worker connects (and loads its scripts) before counting starts.
-    for _ in range(200):
-        clients = [c for c in svc.redis("CLIENT", "LIST").splitlines()
-                   if "cmd=client|list" not in c]
-        if len(clients) >= svc.workers:
-            break
-        ok(u.sessions())
-    else:
-        raise AssertionError("the workers did not all connect")
-    mon = Monitor(svc.redis_sock)
-    try:
-        before = commandstats(svc)
-        assert_message(u.heartbeat(s["id"]), "Session updated successfully")
-        after = commandstats(svc)
-        seen = []
-        while True:
-            src, cmd = mon.command()
-            if src != "lua" and cmd == "info":
-                break
-        while True:
-            src, cmd = mon.command()
-            if src != "lua" and cmd == "info":
-                break
-            seen.append((src, cmd))
-    finally:
-        mon.close()
-    if os.environ.get("HB_TEST_VERBOSE"):
-        print(seen, before, after)
-    from_client = [cmd for src, cmd in seen if src != "lua"]
-    assert from_client == ["evalsha"], seen
-    diff = {k: after.get(k, 0) - before.get(k, 0)
-            for k in set(before) | set(after)}
-    diff = {k: v for k, v in diff.items() if v}
-    assert diff.pop("evalsha", 0) == 1, diff
-    assert diff.pop("info", 0) == 1, diff
-    # Anything else counted ran inside that one EVALSHA.
-    by_script = collections.Counter(cmd for src, cmd in seen if src == "lua")
-    for k, v in diff.items():
-        assert by_script.get(k.split("|")[0], 0) >= v, (k, v, seen)
+    wait_workers_connected(svc, lambda: ok(u.sessions()))
+    assert_one_round_trip(svc, lambda: assert_message(
+        u.heartbeat(s["id"]), "Session updated successfully"))
 
 
 @settings(HB_RATE_DEVICE_USER_PER_MIN=3)

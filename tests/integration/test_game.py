@@ -12,8 +12,9 @@ import re
 import subprocess
 import time
 
-from harness import (CTL, Venue, expect_error, expect_ok, expect_one_event,
-                     session_events, settings, suite_main, wait_for)
+from harness import (CTL, Venue, assert_one_round_trip, expect_error,
+                     expect_ok, expect_one_event, session_events, settings,
+                     suite_main, wait_for, wait_workers_connected)
 
 GS_ID = re.compile(r"^gs_[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}"
                    r"-[0-9a-f]{12}$")
@@ -788,6 +789,27 @@ def test_settle_launcher_end_appends_one_normal_entry(svc):
     expect_one_event(svc, gs, "normal", v)
     expect_error(v.end(gs), 409, "ALREADY_ENDED")
     expect_one_event(svc, gs, "normal", v)
+
+
+@settings(HB_SWEEP_INTERVAL_SEC=0)
+def test_hot_path_calls_are_one_redis_round_trip_each(svc):
+    """Verify, heartbeat, check, end and the launcher heartbeat each send
+    Redis one EVALSHA and nothing else."""
+    v = Venue(svc)
+    token, gs = v.session()
+    wait_workers_connected(svc, lambda: expect_ok(v.heartbeat(gs)))
+    ott = v.ott(token)
+    assert_one_round_trip(svc, lambda: expect_ok(v.verify(ott)))
+    gs = session_of_pc(svc)
+    assert_one_round_trip(svc, lambda: expect_ok(v.heartbeat(gs)))
+    assert_one_round_trip(svc, lambda: expect_ok(v.check(gs)))
+    assert_one_round_trip(svc, lambda: expect_ok(v.launcher_heartbeat(token)))
+    assert_one_round_trip(svc, lambda: expect_ok(v.end(gs)))
+
+
+def session_of_pc(svc, venue="v1", pc="pc-1"):
+    """The game session a PC is playing, from Redis."""
+    return svc.redis("HGET", svc.key("pc:%s:%s" % (venue, pc)), "gs")
 
 
 if __name__ == "__main__":
