@@ -65,11 +65,16 @@ class DeployService(Service):
         wait_for("worker socket", lambda: os.path.exists(self.worker_sock))
 
     def start(self):
-        self.start_redis()
-        self.write_config(self.config_file)
-        getattr(self, "start_" + self.kind.replace("-", "_"))()
-        wait_for(self.kind, lambda: self.request("GET", "/healthz").status
-                 == 200, timeout=20)
+        try:
+            self.start_redis()
+            self.write_config(self.config_file)
+            getattr(self, "start_" + self.kind.replace("-", "_"))()
+            wait_for(self.kind, lambda: self.request("GET", "/healthz").status
+                     == 200, timeout=20)
+        except BaseException:
+            # Nothing started may outlive a failed start.
+            self.stop()
+            raise
         return self
 
     # -- the deployments -----------------------------------------------
