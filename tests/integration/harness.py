@@ -141,8 +141,17 @@ class Service:
             try:
                 p.wait(timeout)
             except subprocess.TimeoutExpired:
+                print("%s (pid %d) ignored signal %d for %ds: killed" % (
+                    key, p.pid, sig, timeout), flush=True)
                 p.kill()
                 p.wait()
+        # Each process leads a session of its own (start_new_session): what
+        # it started and left behind (worker children, web server workers)
+        # goes with it.
+        try:
+            os.killpg(p.pid, signal.SIGKILL)
+        except OSError:
+            pass
 
     def start_redis(self):
         self._spawn("redis", [
