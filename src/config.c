@@ -67,10 +67,25 @@ static int config_read_file(const char *path, struct file_settings *fs,
 			 path, strerror(errno));
 		return -1;
 	}
-	while (fgets(line, sizeof line, f) != NULL) {
+	for (;;) {
 		char *eq, *name, *value;
 
+		/* fgets writes the last byte only when a line fills the buffer. */
+		line[sizeof line - 1] = 'x';
+		if (fgets(line, sizeof line, f) == NULL)
+			break;
 		lineno++;
+		/*
+		 * The rest of a longer line would be read as a line of its own
+		 * (the tail of a long comment as a setting): refuse it.
+		 */
+		if (line[sizeof line - 1] == '\0' &&
+		    line[sizeof line - 2] != '\n' && getc(f) != EOF) {
+			snprintf(err, errlen,
+				 "HB_CONFIG_FILE: %s:%d: longer than %d bytes",
+				 path, lineno, CONFIG_LINE_MAX - 2);
+			goto fail;
+		}
 		name = config_trim(line);
 		if (*name == '\0' || *name == '#')
 			continue;

@@ -58,6 +58,44 @@ const char *store_last_error(const struct store *st);
 void store_key(const struct store *st, const char *name, char *out,
 	       size_t size);
 
+/* ---- Pipelining, for the event loop (fcgi_loop.c) ------------------------ */
+
+/*
+ * How the event loop runs requests as coroutines. With these set, a command
+ * sent on behalf of a request (self() returns it, not NULL) is only
+ * appended to the connection's output buffer and the request suspended
+ * (suspend() returns when the loop resumes it); store_pipeline_flush later
+ * sends every appended command at once and reads the replies in order. For
+ * each suspended request whose reply has arrived, or whose command failed
+ * with the connection, ready() is called once, in the order the commands
+ * were appended, and the request may then be resumed; the call it made
+ * returns exactly what it would have returned unpipelined (a dropped
+ * connection: STORE_UNAVAILABLE for every request still waiting on it).
+ * Connecting (AUTH, SELECT, SCRIPT LOAD, Sentinel) stays one blocking
+ * exchange while nothing else waits. Outside a request (self() NULL)
+ * commands are sent and answered at once, which needs the pipeline empty.
+ */
+struct store_pipeline_ops {
+	void *(*self)(void *ctx);	     /* the calling request, or NULL */
+	void (*suspend)(void *ctx);	     /* suspends the calling request */
+	void (*ready)(void *ctx, void *req); /* req may be resumed */
+	void *ctx;
+};
+
+/* Turns pipelining on with ops (borrowed; NULL: off). */
+void store_set_pipeline(struct store *st, const struct store_pipeline_ops *ops);
+
+/* How many appended commands wait for store_pipeline_flush. */
+size_t store_pipeline_pending(const struct store *st);
+
+/*
+ * Sends the appended commands and reads all their replies, the whole batch
+ * bounded by HB_REDIS_TIMEOUT_MS; calls ready() for each waiting request.
+ * On a connection error or timeout the connection is dropped and every
+ * request without its reply yet gets STORE_UNAVAILABLE.
+ */
+void store_pipeline_flush(struct store *st);
+
 /* Frees a reply. Accepts NULL. */
 void store_reply_free(struct store_reply *r);
 

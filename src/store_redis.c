@@ -2,6 +2,8 @@
  * store_redis.c - the Redis connection, script loading and calls. The only
  * module that includes hiredis. Uses only API common to hiredis 0.14 and 1.x.
  */
+#include <errno.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,15 +14,31 @@
 #include "log.h"
 #include "metrics.h"
 #include "store.h"
+#include "util.h"
 
 /* The longest host name or address of a sentinel or master. */
 #define STORE_HOST_MAX 256
 /* The longest key name built by store_key. */
 #define STORE_KEY_MAX (CONFIG_STR_MAX + 64)
 
+/*
+ * A request waiting for the reply to a pipelined command. It lives on the
+ * waiting request's own (suspended) stack.
+ */
+struct store_wait {
+	redisReply *reply; /* NULL: the command failed with the connection */
+	void *req;
+	struct store_wait *next;
+};
+
 struct store {
 	const struct config *cfg;
 	redisContext *ctx;
+	/* Pipelining (store_set_pipeline); empty whenever ctx is NULL. */
+	const struct store_pipeline_ops *pipe;
+	struct store_wait *wait_head, *wait_tail;
+	size_t pending;
+	int connecting; /* connect's own commands go unpipelined */
 	char sha[SCRIPT_COUNT][41];
 	char error[256];
 	int connected_before;
@@ -37,12 +55,30 @@ static void store_set_error(struct store *st, const char *what,
 		 detail ? detail : "unknown");
 }
 
+/*
+ * Fails every pipelined command still waiting for its reply: their requests
+ * are made ready with no reply, which reads as a dropped connection.
+ */
+static void store_fail_waiting(struct store *st)
+{
+	while (st->wait_head != NULL) {
+		struct store_wait *w = st->wait_head;
+
+		st->wait_head = w->next;
+		w->reply = NULL;
+		st->pipe->ready(st->pipe->ctx, w->req);
+	}
+	st->wait_tail = NULL;
+	st->pending = 0;
+}
+
 static void store_disconnect(struct store *st)
 {
 	if (st->ctx != NULL) {
 		redisFree(st->ctx);
 		st->ctx = NULL;
 	}
+	store_fail_waiting(st);
 }
 
 struct store *store_new(const struct config *cfg)
@@ -93,13 +129,60 @@ void store_key(const struct store *st, const char *name, char *out,
 }
 
 /*
+ * Appends one command to the pipeline and suspends the calling request req
+ * until store_pipeline_flush has its reply. Returns what store_send does.
+ */
+static redisReply *store_send_pipelined(struct store *st, void *req, int argc,
+					const char **argv, const size_t *lens)
+{
+	struct store_wait w = {NULL, req, NULL};
+
+	if (redisAppendCommandArgv(st->ctx, argc, argv, lens) != REDIS_OK) {
+		store_set_error(st, "redis I/O", st->ctx->errstr);
+		store_disconnect(st);
+		return NULL;
+	}
+	if (st->wait_tail != NULL)
+		st->wait_tail->next = &w;
+	else
+		st->wait_head = &w;
+	st->wait_tail = &w;
+	st->pending++;
+	st->pipe->suspend(st->pipe->ctx);
+	/* Resumed: the reply is ours, or the connection was dropped. */
+	return w.reply;
+}
+
+/*
  * Sends one command on the live connection. Returns the reply (caller owns),
  * or NULL after dropping a dead connection.
  */
 static redisReply *store_send(struct store *st, int argc, const char **argv,
 			      const size_t *lens)
 {
-	redisReply *r = redisCommandArgv(st->ctx, argc, argv, lens);
+	redisReply *r;
+	void *req = NULL;
+
+	if (st->ctx == NULL) {
+		/*
+		 * Dropped while this request was suspended (another request
+		 * of the same pipeline found the connection unusable).
+		 */
+		store_set_error(st, "redis", "connection dropped");
+		return NULL;
+	}
+	if (st->pipe != NULL && !st->connecting)
+		req = st->pipe->self(st->pipe->ctx);
+	if (req != NULL)
+		return store_send_pipelined(st, req, argc, argv, lens);
+	if (st->pending > 0) {
+		/* A blocking reply would be another request's: refuse. */
+		store_set_error(st, "redis",
+				"command outside a request while "
+				"the pipeline is busy");
+		return NULL;
+	}
+	r = redisCommandArgv(st->ctx, argc, argv, lens);
 
 	if (r == NULL) {
 		store_set_error(st, "redis I/O", st->ctx->errstr);
@@ -260,14 +343,22 @@ static int store_connect(struct store *st)
 	int rc;
 
 	st->error[0] = '\0';
+	/*
+	 * Nothing waits in the pipeline now (it empties when the connection
+	 * drops), so the set-up exchange is sent and answered at once while
+	 * other requests stay where they are.
+	 */
+	st->connecting = 1;
 	if (cfg->redis_sentinels[0] != '\0')
 		rc = store_open_via_sentinels(st);
 	else if (cfg->redis_socket[0] != '\0')
 		rc = store_open(st, cfg->redis_socket, 0);
 	else
 		rc = store_open(st, cfg->redis_host, (int)cfg->redis_port);
-	if (rc != 0)
+	if (rc != 0) {
+		st->connecting = 0;
 		return -1;
+	}
 	if (cfg->redis_password[0] != '\0') {
 		const char *argv[2] = {"AUTH", cfg->redis_password};
 		if (store_setup_command(st, 2, argv) != 0)
@@ -283,12 +374,14 @@ static int store_connect(struct store *st)
 	for (int i = 0; i < SCRIPT_COUNT; i++)
 		if (store_load_script(st, (enum script_id)i) != 0)
 			goto fail;
+	st->connecting = 0;
 	if (st->connected_before)
 		metrics_add(METRICS_REDIS_RECONNECTS, 1);
 	st->connected_before = 1;
 	log_line(LOG_DEBUG, "event=redis_connected");
 	return 0;
 fail:
+	st->connecting = 0;
 	store_disconnect(st);
 	return -1;
 }
@@ -403,6 +496,93 @@ enum store_result store_command(struct store *st, int argc,
 		all_lens[i] = lens ? lens[i] : strlen(argv[i]);
 	}
 	return store_call(st, -1, argc, all, all_lens, out);
+}
+
+/* ---- Pipelining ---------------------------------------------------------- */
+
+void store_set_pipeline(struct store *st,
+			const struct store_pipeline_ops *ops)
+{
+	if (ops == NULL && st->pending > 0) {
+		/* Nobody would flush them: drop the connection instead. */
+		store_set_error(st, "redis", "pipelining turned off");
+		store_disconnect(st);
+	}
+	st->pipe = ops;
+}
+
+size_t store_pipeline_pending(const struct store *st)
+{
+	return st->pending;
+}
+
+/*
+ * Waits until the connection has bytes to read or deadline_ms passes.
+ * Returns 0, or -1 with the error recorded.
+ */
+static int store_wait_readable(struct store *st, int64_t deadline_ms)
+{
+	for (;;) {
+		struct pollfd pfd = {st->ctx->fd, POLLIN, 0};
+		int64_t left = deadline_ms - util_now_ms();
+		int n;
+
+		if (left <= 0) {
+			store_set_error(st, "redis I/O", "timed out");
+			return -1;
+		}
+		n = poll(&pfd, 1, left > INT32_MAX ? INT32_MAX : (int)left);
+		if (n > 0)
+			return 0;
+		if (n < 0 && errno != EINTR) {
+			store_set_error(st, "redis I/O", strerror(errno));
+			return -1;
+		}
+	}
+}
+
+void store_pipeline_flush(struct store *st)
+{
+	int64_t deadline;
+	int done = 0;
+
+	if (st->pending == 0)
+		return;
+	if (st->ctx == NULL) {
+		store_fail_waiting(st);
+		return;
+	}
+	deadline = util_now_ms() + st->cfg->redis_timeout_ms;
+	do {
+		if (redisBufferWrite(st->ctx, &done) != REDIS_OK)
+			goto io_error;
+	} while (!done);
+	while (st->wait_head != NULL) {
+		struct store_wait *w;
+		void *reply = NULL;
+
+		if (redisGetReplyFromReader(st->ctx, &reply) != REDIS_OK)
+			goto io_error;
+		if (reply == NULL) {
+			if (store_wait_readable(st, deadline) != 0)
+				goto fail;
+			if (redisBufferRead(st->ctx) != REDIS_OK)
+				goto io_error;
+			continue;
+		}
+		w = st->wait_head;
+		st->wait_head = w->next;
+		if (st->wait_head == NULL)
+			st->wait_tail = NULL;
+		st->pending--;
+		w->reply = reply;
+		st->pipe->ready(st->pipe->ctx, w->req);
+	}
+	return;
+io_error:
+	store_set_error(st, "redis I/O", st->ctx->errstr);
+fail:
+	store_disconnect(st);
 }
 
 void store_reply_free(struct store_reply *r)

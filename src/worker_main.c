@@ -6,6 +6,9 @@
  *                                       not a socket
  *   heartbeat.fcgi --socket SPEC        listen on unix:PATH or tcp:HOST:PORT
  *   heartbeat.fcgi --workers N          pre-fork N processes on the listener
+ *   heartbeat.fcgi --event-loop         serve many connections per process
+ *                                       from an event loop, with Redis
+ *                                       commands pipelined (fcgi_loop.c)
  *   heartbeat.fcgi --check-config       validate the settings and exit
  */
 #include <errno.h>
@@ -20,6 +23,7 @@
 #include "app.h"
 #include "config.h"
 #include "fcgi_io.h"
+#include "fcgi_loop.h"
 #include "log.h"
 #include "metrics.h"
 #include "util.h"
@@ -64,14 +68,24 @@ static void worker_usage(FILE *out)
 {
 	fprintf(out,
 		"usage: heartbeat.fcgi [--socket unix:PATH|tcp:HOST:PORT] "
-		"[--workers N] [--check-config]\n"
+		"[--workers N] [--event-loop] [--check-config]\n"
 		"Settings come from HB_* environment variables and the file "
 		"named by HB_CONFIG_FILE\n(default: heartbeat.conf next to "
 		"this program, if it exists).\n");
 }
 
+/* How a worker process serves FastCGI. */
+enum worker_mode {
+	WORKER_LIBFCGI,	   /* libfcgi, one request at a time */
+	WORKER_EVENT_LOOP, /* fcgi_loop.c: many connections, pipelined */
+	WORKER_CGI	   /* one CGI request, then exit */
+};
+
+static enum worker_mode worker_mode = WORKER_LIBFCGI;
+
 /* Serves requests in this process until stopped. Returns an exit status. */
-static int worker_run(const struct config *cfg, int listen_fd, int cgi)
+static int worker_run(const struct config *cfg, int listen_fd,
+		      enum worker_mode mode)
 {
 	struct app app;
 	int rc;
@@ -80,7 +94,12 @@ static int worker_run(const struct config *cfg, int listen_fd, int cgi)
 		fprintf(stderr, "heartbeat.fcgi: out of memory\n");
 		return 1;
 	}
-	rc = cgi ? cgi_serve_one(&app) : fcgi_serve(&app, listen_fd);
+	if (mode == WORKER_CGI)
+		rc = cgi_serve_one(&app);
+	else if (mode == WORKER_EVENT_LOOP)
+		rc = fcgi_loop_serve(&app, listen_fd);
+	else
+		rc = fcgi_serve(&app, listen_fd);
 	app_free(&app);
 	return rc == 0 ? 0 : 1;
 }
@@ -91,7 +110,7 @@ static pid_t worker_spawn(const struct config *cfg, int listen_fd)
 
 	if (pid == 0) {
 		fcgi_install_signals();
-		_exit(worker_run(cfg, listen_fd, 0));
+		_exit(worker_run(cfg, listen_fd, worker_mode));
 	}
 	if (pid < 0)
 		log_line(LOG_ERROR, "event=fork_failed err=\"%s\"",
@@ -168,6 +187,8 @@ int main(int argc, char **argv)
 					WORKER_MAX);
 				return WORKER_EXIT_USAGE;
 			}
+		} else if (strcmp(argv[i], "--event-loop") == 0) {
+			worker_mode = WORKER_EVENT_LOOP;
 		} else if (strcmp(argv[i], "--check-config") == 0) {
 			check_only = 1;
 		} else if (strcmp(argv[i], "--help") == 0) {
@@ -199,7 +220,7 @@ int main(int argc, char **argv)
 		memset(&sa, 0, sizeof sa);
 		sa.sa_handler = SIG_IGN;
 		sigaction(SIGPIPE, &sa, NULL);
-		return worker_run(&cfg, -1, 1);
+		return worker_run(&cfg, -1, WORKER_CGI);
 	}
 	if (socket_spec != NULL) {
 		listen_fd = fcgi_open_socket(socket_spec);
@@ -208,7 +229,7 @@ int main(int argc, char **argv)
 	}
 	fcgi_install_signals();
 	if (workers == 1) {
-		rc = worker_run(&cfg, listen_fd, 0);
+		rc = worker_run(&cfg, listen_fd, worker_mode);
 	} else {
 		rc = worker_supervise(&cfg, listen_fd, (int)workers);
 	}

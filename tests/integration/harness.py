@@ -34,6 +34,9 @@ DEPLOY = os.path.join(TOP, "deploy")
 # workers report an error or a definite leak fails. Sanitizer builds
 # (./configure --enable-asan) report into the service's directory likewise.
 VALGRIND = os.environ.get("HB_VALGRIND") == "1"
+# HB_EVENT_LOOP=1 runs the workers with --event-loop behind
+# deploy/nginx/nginx-keepalive.conf (kept FastCGI connections).
+EVENT_LOOP = os.environ.get("HB_EVENT_LOOP") == "1"
 
 
 def free_port():
@@ -98,6 +101,8 @@ class Service:
         self.worker_sock = os.path.join(self.dir, "worker.sock")
         self.workers = workers
         self.port = None
+        # Workers in event-loop mode behind nginx-keepalive.conf.
+        self.event_loop = EVENT_LOOP
         # Where the web server mounts the API: prepended to request paths.
         self.prefix = ""
         self.procs = {}
@@ -170,6 +175,8 @@ class Service:
         """The command line of the worker with args, under valgrind when
         HB_VALGRIND=1."""
         argv = [WORKER] + list(args)
+        if self.event_loop:
+            argv.append("--event-loop")
         if VALGRIND:
             argv = [shutil.which("valgrind") or "valgrind", "--quiet",
                     "--leak-check=full",
@@ -188,7 +195,8 @@ class Service:
         self.port = free_port()
         conf = os.path.join(self.dir, "nginx.conf")
         with open(conf, "w") as f:
-            f.write(fill_template(os.path.join(DEPLOY, "nginx", "nginx.conf"), {
+            name = "nginx-keepalive.conf" if self.event_loop else "nginx.conf"
+            f.write(fill_template(os.path.join(DEPLOY, "nginx", name), {
                 "STATE": self.dir, "LISTEN": "127.0.0.1:%d" % self.port,
                 "SOCKET": self.worker_sock, "USER": "root"}))
         if self.ipv6:

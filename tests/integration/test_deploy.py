@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """test_deploy.py - the service under each real web server, started from the
 very files in deploy/ (placeholders filled in, nothing else changed): nginx
-with spawn-fcgi workers, lighttpd starting the workers itself (bin-path) and
+with spawn-fcgi workers (libfcgi, and the event loop behind
+nginx-keepalive.conf), lighttpd starting the workers itself (bin-path) and
 with spawn-fcgi, Apache with mod_fcgid, and a shared host's Apache running
 the static build from a user directory's .htaccess, with mod_fcgid and as
 plain CGI. Each runs the same end-to-end flow and is stopped by PID.
@@ -82,6 +83,11 @@ class DeployService(Service):
     def start_nginx_spawn_fcgi(self):
         self.spawn_fcgi()
         self.start_web()
+
+    def start_nginx_event_loop(self):
+        """Event-loop workers under spawn-fcgi behind nginx-keepalive.conf."""
+        self.event_loop = True
+        self.start_nginx_spawn_fcgi()
 
     def _lighttpd(self, fastcgi_file, **values):
         """lighttpd drops to www-data before it opens its logs: its state
@@ -233,7 +239,7 @@ def make_test(kind):
     return test
 
 
-KINDS = ["nginx-spawn-fcgi", "lighttpd-bin-path", "lighttpd-spawn-fcgi",
+KINDS = ["nginx-spawn-fcgi", "nginx-event-loop", "lighttpd-bin-path", "lighttpd-spawn-fcgi",
          "apache-fcgid", "shared-fcgid", "shared-cgi"]
 TESTS = [make_test(k) for k in KINDS]
 
