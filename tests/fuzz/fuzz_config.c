@@ -78,17 +78,6 @@ static void fuzz_trim(const char **s, size_t *n)
 		(*n)--;
 }
 
-static char *fuzz_copy(const char *s, size_t n)
-{
-	char *p = malloc(n + 1);
-
-	if (p == NULL)
-		fuzz_fail("out of memory");
-	memcpy(p, s, n);
-	p[n] = '\0';
-	return p;
-}
-
 /*
  * Reads the file as its documentation says, one whole line at a time:
  * blank lines and lines starting with '#' are skipped, every other line is
@@ -123,8 +112,8 @@ static void fuzz_file_read(const char *body, size_t len, struct fuzz_file *ff)
 		vlen = n - nlen - 1;
 		fuzz_trim(&name, &nlen);
 		fuzz_trim(&value, &vlen);
-		ff->items[ff->count].name = fuzz_copy(name, nlen);
-		ff->items[ff->count].value = fuzz_copy(value, vlen);
+		ff->items[ff->count].name = fuzz_strndup(name, nlen);
+		ff->items[ff->count].value = fuzz_strndup(value, vlen);
 		ff->count++;
 	}
 }

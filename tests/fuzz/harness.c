@@ -24,8 +24,7 @@ void fuzz_fail(const char *fmt, ...)
 	abort();
 }
 
-/* A NUL-terminated copy of n bytes in a block of exactly n + 1 bytes. */
-static char *fuzz_strndup(const char *s, size_t n)
+char *fuzz_strndup(const char *s, size_t n)
 {
 	char *p = malloc(n + 1);
 

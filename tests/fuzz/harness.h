@@ -98,4 +98,7 @@ extern const struct fuzz_input *fake_store_input;
 void fuzz_fail(const char *fmt, ...)
     __attribute__((format(printf, 1, 2), noreturn));
 
+/* A NUL-terminated copy of n bytes in a block of exactly n + 1 bytes. */
+char *fuzz_strndup(const char *s, size_t n);
+
 #endif
