@@ -77,6 +77,9 @@ class Ledger:
         assert self.wallet >= 0, self.wallet
         assert self.wallet == topups_millicoins - charged, (
             self.wallet, topups_millicoins, charged)
+        print("     ledger: %d entries and %d live sessions checked, wallet "
+              "%d millicoins exact" % (len(self.events), len(self.live),
+                                       self.wallet), flush=True)
 
 
 def run_for(seconds, fn, threads):
