@@ -392,7 +392,7 @@ static int store_error_is_unavailable(const char *msg)
 	static const char *const prefixes[] = {"LOADING", "READONLY",
 					       "MASTERDOWN", "BUSY",
 					       "TRYAGAIN", "CLUSTERDOWN",
-					       "NOAUTH", "OOM"};
+					       "NOAUTH", "OOM", "NOREPLICAS"};
 
 	for (size_t i = 0; i < sizeof prefixes / sizeof prefixes[0]; i++)
 		if (strncmp(msg, prefixes[i], strlen(prefixes[i])) == 0)
