@@ -490,6 +490,21 @@ def test_launcher_end_leaves_other_pcs_alone(svc):
     assert session_events(svc, gs2) == []
 
 
+def test_launcher_token_of_one_venue_cannot_touch_another_venues_pc(svc):
+    a = Venue(svc, name="va", game="g1")
+    b = Venue(svc, name="vb", game="g1")
+    ta, gsa = a.session("pc-1")
+    tb, gsb = b.session("pc-1")
+    # Venue A's launcher on its pc-1 ends only its own session, however
+    # venue B names its PC.
+    expect_ok(a.launcher_end(ta))
+    assert expect_ok(b.heartbeat(gsb))["result"] == "OK"
+    expect_ok(b.launcher_heartbeat(tb))
+    assert session_events(svc, gsb) == []
+    # A's token is gone once its launcher ended.
+    expect_error(a.launcher_heartbeat(ta), 401, "UNAUTHORIZED")
+
+
 def test_launcher_can_start_again_after_end(svc):
     v = Venue(svc)
     token, _ = v.session()
