@@ -11,8 +11,8 @@ import json
 import socket
 import time
 
-from harness import (Venue, expect_error, expect_ok, settings, suite_main,
-                     wait_for)
+from harness import (Venue, expect_error, expect_ok, make_jwt, settings,
+                     suite_main, wait_for)
 
 VERIFY = "/v1/game/session/verify"
 HEARTBEAT = "/v1/game/session/heartbeat"
@@ -161,6 +161,36 @@ def test_wrong_types_are_400_naming_the_field(svc):
     for path, method, body, field in cases:
         expect_error(v.game_call(method, path, body), 400, "BAD_REQUEST",
                      field)
+
+
+def raw_json(v, method, path, text):
+    """A game-API call with text sent as the JSON body, byte for byte."""
+    return v.svc.request(method, path, text, {
+        "X-Api-Key": v.key, "Content-Type": "application/json"})
+
+
+def test_numbers_out_of_range_are_400(svc):
+    v = Venue(svc)
+    _, gs = v.session()
+    # A number no double holds (1e400) is not JSON the service takes at
+    # all; the others are refused naming the field.
+    for n, named in (("-1", True), ("2147483648", True),
+                     ("9223372036854775808", True), ("1.5", True),
+                     ("-9223372036854775809", True), ("1e400", False)):
+        body = '{"game_session_id": "%s", "play_duration_sec": %s}' % (gs, n)
+        expect_error(raw_json(v, "DELETE", END, body), 400, "BAD_REQUEST",
+                     "play_duration_sec" if named else None)
+    # The session is untouched by the refused ends.
+    assert expect_ok(v.end(gs, play=10))["client_play_duration_sec"] == 10
+
+
+def test_duplicate_keys_count_once_the_last_value(svc):
+    v = Venue(svc)
+    _, gs = v.session()
+    body = ('{"game_session_id": "gs_unknown", "game_session_id": "%s", '
+            '"play_duration_sec": 5, "play_duration_sec": 7}' % gs)
+    data = expect_ok(raw_json(v, "DELETE", END, body))
+    assert data["client_play_duration_sec"] == 7, data
 
 
 def test_overlong_string_field_is_400(svc):
@@ -470,6 +500,30 @@ def test_script_cache_flush_is_survived(svc):
     svc.redis("SCRIPT", "FLUSH")
     for _ in range(4):
         assert expect_ok(v.heartbeat(gs))["result"] == "OK"
+
+
+
+@settings(HB_LOG_LEVEL="debug")
+def test_no_secret_reaches_the_log(svc):
+    """Every request is logged at debug level; none of the secrets a
+    request carries (API key, launcher token, venue secret and signature,
+    OTT, bearer tokens) may appear in the log, even when refused."""
+    v = Venue(svc)
+    token, gs = v.session()
+    ott = v.ott(token)
+    expect_ok(v.heartbeat(gs))
+    v.verify(ott, key="hbk_" + "0" * 48)          # refused: unknown key
+    v.launcher_start("pc-2", ts=1)                 # refused: old timestamp
+    jwt = make_jwt({"sub": "alice"})
+    svc.request("GET", "/sessions", None, {"Authorization": "Bearer " + jwt})
+    svc.request("GET", "/sessions", None,
+                {"Authorization": "Bearer " + jwt + "x"})  # refused
+    expect_ok(v.end(gs))
+    log = svc.worker_log()
+    assert "event=" in log, "nothing was logged"
+    for secret in (v.key, token, v.secret, ott, jwt, "0" * 48):
+        assert secret not in log, "a secret is in the log: %s" % secret[:8]
+    assert jwt.split(".")[2] not in log
 
 
 if __name__ == "__main__":
