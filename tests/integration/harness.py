@@ -579,13 +579,22 @@ def b64url(data):
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
 
 
-def make_jwt(claims, secret="integration-jwt-secret", alg="HS256"):
-    """An HS256 JWT of claims (exp defaults to an hour from now)."""
+def make_jwt(claims, secret="integration-jwt-secret", alg="HS256",
+             header=None, default_exp=True):
+    """A JWT of claims; alg picks the signature (HS256, HS512 or none),
+    header replaces the whole header, and exp defaults to an hour from now
+    unless default_exp is false."""
     claims = dict(claims)
-    claims.setdefault("exp", int(time.time()) + 3600)
-    head = b64url({"alg": alg, "typ": "JWT"}) + "." + b64url(claims)
-    sig = hmac.new(secret.encode(), head.encode(), hashlib.sha256).digest()
-    return head + "." + b64url(sig)
+    if default_exp:
+        claims.setdefault("exp", int(time.time()) + 3600)
+    head = header if header is not None else {"alg": alg, "typ": "JWT"}
+    signing = b64url(head) + "." + b64url(claims)
+    digests = {"HS256": hashlib.sha256, "HS512": hashlib.sha512}
+    sig = ""
+    if alg in digests:
+        sig = b64url(hmac.new(secret.encode(), signing.encode(),
+                              digests[alg]).digest())
+    return signing + "." + sig
 
 
 # -- Redis round trips -----------------------------------------------------

@@ -10,10 +10,8 @@ The contract is docs/API.md, "Device-session API".
     test_device.py [TEST_NAME ...]
 """
 
-import base64
 import datetime
 import hashlib
-import hmac
 import json
 import os
 import re
@@ -22,8 +20,9 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from harness import (assert_one_round_trip, settings,  # noqa: E402
-                     suite_main, wait_workers_connected)
+from harness import (assert_one_round_trip, b64url,  # noqa: E402
+                     settings, suite_main, wait_workers_connected)
+from harness import make_jwt as harness_jwt  # noqa: E402
 
 
 def user_key(user):
@@ -31,8 +30,6 @@ def user_key(user):
     return hashlib.sha1(user.encode()).hexdigest()
 
 
-# The secret the harness gives the workers (Service.env HB_JWT_SECRET).
-SECRET = "integration-jwt-secret"
 ISO = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$")
 SESSION_FIELDS = {"id", "deviceName", "ipAddress", "location", "startedAt",
                   "lastActivity", "expiresAt", "loginMethod"}
@@ -47,24 +44,9 @@ NO_TOKEN = "Authentication required"
 
 # -- tokens ------------------------------------------------------------------
 
-def b64u(raw):
-    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
-
-
-def make_jwt(claims, secret=SECRET, alg="HS256", header=None):
-    """A JWT of claims; alg picks the signature (HS256, HS512 or none)."""
-    head = header if header is not None else {"alg": alg, "typ": "JWT"}
-    signing = (b64u(json.dumps(head).encode()) + "." +
-               b64u(json.dumps(claims).encode()))
-    if alg == "HS256":
-        sig = b64u(hmac.new(secret.encode(), signing.encode(),
-                            hashlib.sha256).digest())
-    elif alg == "HS512":
-        sig = b64u(hmac.new(secret.encode(), signing.encode(),
-                            hashlib.sha512).digest())
-    else:
-        sig = ""
-    return signing + "." + sig
+def make_jwt(claims, **options):
+    """A JWT of exactly these claims (no default exp); see harness."""
+    return harness_jwt(claims, default_exp=False, **options)
 
 
 def jwt_for(user, ttl=3600, **claims):
@@ -768,7 +750,7 @@ def test_malformed_jwt_is_401(svc):
     for token in ("not.a.jwt", "abc.def", ".", "..", head + "." + payload,
                   good + ".extra", head + "." + payload + ".!!",
                   "eyJhbGciOiJIUzI1NiJ9.bm90IGpzb24." + sig,
-                  b64u(b"[1]") + "." + payload + "." + sig,
+                  b64url(b"[1]") + "." + payload + "." + sig,
                   "x" * 5000 + "." + payload + "." + sig):
         assert_all_unauthorized(svc, bearer(token))
 
@@ -779,7 +761,7 @@ def test_jwt_with_bad_signature_is_401(svc):
         secret="another-secret")))
     good = jwt_for("alice")
     head, payload, sig = good.split(".")
-    forged = b64u(json.dumps({"sub": "mallory",
+    forged = b64url(json.dumps({"sub": "mallory",
                               "exp": int(time.time()) + 600}).encode())
     assert_all_unauthorized(svc, bearer(head + "." + forged + "." + sig))
 
@@ -789,7 +771,7 @@ def test_jwt_with_alg_none_is_401(svc):
     assert_all_unauthorized(svc, bearer(make_jwt(claims, alg="none")))
     # alg none with a real HS256 signature attached is refused all the same.
     good = make_jwt(claims)
-    none_head = b64u(json.dumps({"alg": "none", "typ": "JWT"}).encode())
+    none_head = b64url(json.dumps({"alg": "none", "typ": "JWT"}).encode())
     assert_all_unauthorized(svc, bearer(
         none_head + "." + good.split(".", 1)[1]))
 
