@@ -154,8 +154,8 @@ static int config_check_hostports(const char *text)
 				     65535, &port) != 0)
 			return -1;
 		p += len;
-		if (*p == ',')
-			p++;
+		if (*p == ',' && *++p == '\0')
+			return -1; /* a trailing comma */
 	}
 	return 0;
 }
@@ -200,6 +200,23 @@ static int config_validate(struct config *cfg, char *err, size_t errlen)
 	    config_check_hostports(cfg->redis_sentinels) != 0) {
 		snprintf(err, errlen,
 			 "HB_REDIS_SENTINELS: must be HOST:PORT[,HOST:PORT...]");
+		return -1;
+	}
+	if (cfg->redis_cluster[0] != '\0' &&
+	    config_check_hostports(cfg->redis_cluster) != 0) {
+		snprintf(err, errlen,
+			 "HB_REDIS_CLUSTER: must be HOST:PORT[,HOST:PORT...]");
+		return -1;
+	}
+	if (cfg->redis_cluster[0] != '\0' && cfg->redis_sentinels[0] != '\0') {
+		snprintf(err, errlen,
+			 "HB_REDIS_CLUSTER: not with HB_REDIS_SENTINELS (set "
+			 "one of them)");
+		return -1;
+	}
+	if (cfg->redis_cluster[0] != '\0' && cfg->redis_db != 0) {
+		snprintf(err, errlen,
+			 "HB_REDIS_DB: a Redis Cluster has only database 0");
 		return -1;
 	}
 	if (cfg->redis_socket[0] == '\0' && cfg->redis_host[0] == '\0') {

@@ -49,6 +49,7 @@
 	X(redis_password, "HB_REDIS_PASSWORD", "")                             \
 	X(redis_sentinels, "HB_REDIS_SENTINELS", "")                           \
 	X(redis_master_name, "HB_REDIS_MASTER_NAME", "mymaster")               \
+	X(redis_cluster, "HB_REDIS_CLUSTER", "")                               \
 	X(key_prefix, "HB_KEY_PREFIX", "hb:")                                  \
 	X(trusted_proxies, "HB_TRUSTED_PROXIES", "")                           \
 	X(base_path, "HB_BASE_PATH", "")                                       \

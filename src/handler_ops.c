@@ -10,18 +10,31 @@
 #include "cidr.h"
 #include "metrics.h"
 
+/*
+ * 200 while the Redis the store routes to answers ROLE as a master; 503
+ * with Retry-After when it is unreachable or not a master (it would refuse
+ * writes). The body names the mode (standalone, sentinel, cluster) and the
+ * role seen.
+ */
 void handle_healthz(struct call *c)
 {
-	const char *argv[1] = {"PING"};
+	const char *argv[1] = {"ROLE"};
 	struct store_reply *r = NULL;
 	enum store_result res = store_command(c->app->store, 1, argv, NULL, &r);
 	struct jw *w = &c->resp->body;
+	const char *role = NULL;
+	size_t len = 0;
+	const char *s = store_reply_str(store_reply_at(r, 0), &len);
 
+	if (res == STORE_OK && s != NULL)
+		role = len == 6 && memcmp(s, "master", 6) == 0	  ? "master"
+		       : len == 5 && memcmp(s, "slave", 5) == 0 ? "replica"
+								 : "other";
 	store_reply_free(r);
 	jw_reset(w);
 	jw_object_begin(w);
 	jw_key(w, "status");
-	if (res == STORE_OK) {
+	if (role != NULL && strcmp(role, "master") == 0) {
 		jw_string(w, "ok");
 	} else {
 		char secs[24];
@@ -31,6 +44,13 @@ void handle_healthz(struct call *c)
 		http_response_header(c->resp, "Retry-After", secs);
 		jw_string(w, "unavailable");
 	}
+	jw_key(w, "redis");
+	jw_object_begin(w);
+	jw_key(w, "mode");
+	jw_string(w, store_mode(c->app->store));
+	jw_key(w, "role");
+	jw_string(w, role); /* NULL: null */
+	jw_object_end(w);
 	jw_object_end(w);
 }
 
@@ -66,6 +86,12 @@ static void ops_local_metrics(struct jw *w)
 		{"heartbeat_sweeps_total", "Opportunistic expiry sweeps run."},
 		{"heartbeat_sweep_settled_total",
 		 "Sessions settled by opportunistic sweeps."},
+		{"heartbeat_redis_moved_total",
+		 "Redis Cluster MOVED redirects followed (the slot changed "
+		 "master)."},
+		{"heartbeat_redis_ask_total",
+		 "Redis Cluster ASK redirects followed (the slot was being "
+		 "migrated)."},
 	};
 	struct metrics_snapshot *m = malloc(sizeof *m);
 	uint64_t cumulative = 0;

@@ -24,6 +24,8 @@ enum metrics_counter {
 	METRICS_SCRIPTS_RELOADED, /* NOSCRIPT replies answered by a reload */
 	METRICS_SWEEPS,		  /* opportunistic sweeps run */
 	METRICS_SWEEP_SETTLED,	  /* sessions those sweeps settled */
+	METRICS_REDIS_MOVED,	  /* cluster MOVED redirects followed */
+	METRICS_REDIS_ASK,	  /* cluster ASK redirects followed */
 	METRICS_COUNTER_COUNT
 };
 

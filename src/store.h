@@ -1,6 +1,6 @@
 /*
- * store.h - the session store: one Redis connection per process, the Lua
- * scripts loaded on it, and replies read through accessors so no other module
+ * store.h - the session store: one Redis connection per process (with a
+ * Redis Cluster, one per node it uses), the Lua scripts loaded on it, and replies read through accessors so no other module
  * sees hiredis.
  */
 #ifndef HB_STORE_H
@@ -53,6 +53,9 @@ enum store_result store_command(struct store *st, int argc,
 
 /* The last error of the store, for the log. Never NULL. */
 const char *store_last_error(const struct store *st);
+
+/* How the store reaches Redis: "standalone", "sentinel" or "cluster". */
+const char *store_mode(const struct store *st);
 
 /* The full name of a key: the configured base followed by name. */
 void store_key(const struct store *st, const char *name, char *out,

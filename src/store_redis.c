@@ -16,34 +16,64 @@
 #include "store.h"
 #include "util.h"
 
-/* The longest host name or address of a sentinel or master. */
+/* The longest host name or address of a sentinel, master or cluster node. */
 #define STORE_HOST_MAX 256
 /* The longest key name built by store_key. */
 #define STORE_KEY_MAX (CONFIG_STR_MAX + 64)
+/* The most connections of one store (a cluster: one per node it uses). */
+#define STORE_NODES_MAX 8
+/* The most MOVED and ASK redirects one call follows. */
+#define STORE_REDIRECTS_MAX 5
+/*
+ * Cluster: how long after failing to learn or reach the owner of the key
+ * base's slot calls answer "unavailable" before asking the nodes again.
+ */
+#define STORE_MAP_RETRY_MS 100
 
 /*
- * A request waiting for the reply to a pipelined command. It lives on the
- * waiting request's own (suspended) stack.
+ * A command waiting for its pipelined reply. It lives on the waiting
+ * request's own (suspended) stack.
  */
 struct store_wait {
 	redisReply *reply; /* NULL: the command failed with the connection */
-	void *req;
+	void *req;	   /* NULL: a reply nobody reads (ASKING's) */
 	struct store_wait *next;
+};
+
+/*
+ * One Redis connection and the pipelined commands waiting on it. Without a
+ * cluster the store has one (conn[0]); with one, a connection per node it
+ * has used, named by host and port.
+ */
+struct store_conn {
+	redisContext *ctx;
+	struct store_wait *wait_head, *wait_tail;
+	size_t pending;
+	char host[STORE_HOST_MAX];
+	int port; /* cluster nodes only; 0: an unused entry */
 };
 
 struct store {
 	const struct config *cfg;
-	redisContext *ctx;
-	/* Pipelining (store_set_pipeline); empty whenever ctx is NULL. */
+	struct store_conn conn[STORE_NODES_MAX];
+	int cluster; /* HB_REDIS_CLUSTER is set */
+	/*
+	 * The connection that serves the key base's hash slot: always 0
+	 * without a cluster; with one, the slot's master as last learnt
+	 * (CLUSTER SLOTS or MOVED), or -1 to learn it on the next call.
+	 */
+	int owner;
+	int slot;	      /* the key base's hash slot */
+	int64_t map_retry_ms; /* cluster: no new try before this time */
+	/* Pipelining (store_set_pipeline); every connection's count. */
 	const struct store_pipeline_ops *pipe;
-	struct store_wait *wait_head, *wait_tail;
 	size_t pending;
 	int connecting; /* connect's own commands go unpipelined */
 	char sha[SCRIPT_COUNT][41];
 	char error[256];
 	int connected_before;
 	/* The common script arguments, formatted once. */
-	char deadlines_key[STORE_KEY_MAX];
+	char anchor_key[STORE_KEY_MAX];
 	char common[SCRIPT_COMMON_ARGS][STORE_KEY_MAX];
 };
 
@@ -56,29 +86,43 @@ static void store_set_error(struct store *st, const char *what,
 }
 
 /*
- * Fails every pipelined command still waiting for its reply: their requests
- * are made ready with no reply, which reads as a dropped connection.
+ * Fails every pipelined command still waiting on c: their requests are made
+ * ready with no reply, which reads as a dropped connection.
  */
-static void store_fail_waiting(struct store *st)
+static void store_fail_waiting(struct store *st, struct store_conn *c)
 {
-	while (st->wait_head != NULL) {
-		struct store_wait *w = st->wait_head;
+	while (c->wait_head != NULL) {
+		struct store_wait *w = c->wait_head;
 
-		st->wait_head = w->next;
+		c->wait_head = w->next;
 		w->reply = NULL;
-		st->pipe->ready(st->pipe->ctx, w->req);
+		if (w->req != NULL)
+			st->pipe->ready(st->pipe->ctx, w->req);
 	}
-	st->wait_tail = NULL;
-	st->pending = 0;
+	c->wait_tail = NULL;
+	st->pending -= c->pending;
+	c->pending = 0;
 }
 
-static void store_disconnect(struct store *st)
+static void store_disconnect(struct store *st, struct store_conn *c)
 {
-	if (st->ctx != NULL) {
-		redisFree(st->ctx);
-		st->ctx = NULL;
+	if (c->ctx != NULL) {
+		redisFree(c->ctx);
+		c->ctx = NULL;
 	}
-	store_fail_waiting(st);
+	store_fail_waiting(st, c);
+}
+
+/*
+ * Cluster: forgets which node serves the slot; the next call asks the
+ * nodes again, not sooner than STORE_MAP_RETRY_MS from now.
+ */
+static void store_forget_owner(struct store *st)
+{
+	if (!st->cluster)
+		return;
+	st->owner = -1;
+	st->map_retry_ms = util_now_ms() + STORE_MAP_RETRY_MS;
 }
 
 struct store *store_new(const struct config *cfg)
@@ -88,8 +132,11 @@ struct store *store_new(const struct config *cfg)
 	if (st == NULL)
 		return NULL;
 	st->cfg = cfg;
-	snprintf(st->deadlines_key, sizeof st->deadlines_key, "%sdeadlines",
+	st->cluster = cfg->redis_cluster[0] != '\0';
+	st->owner = st->cluster ? -1 : 0;
+	snprintf(st->anchor_key, sizeof st->anchor_key, "%sanchor",
 		 cfg->key_base);
+	st->slot = util_key_slot(st->anchor_key, strlen(st->anchor_key));
 	snprintf(st->common[0], STORE_KEY_MAX, "%s", cfg->key_base);
 	snprintf(st->common[1], STORE_KEY_MAX, "%lld",
 		 (long long)cfg->game_ttl_sec * 1000);
@@ -113,7 +160,8 @@ void store_free(struct store *st)
 {
 	if (st == NULL)
 		return;
-	store_disconnect(st);
+	for (int i = 0; i < STORE_NODES_MAX; i++)
+		store_disconnect(st, &st->conn[i]);
 	free(st);
 }
 
@@ -122,48 +170,73 @@ const char *store_last_error(const struct store *st)
 	return st->error;
 }
 
+const char *store_mode(const struct store *st)
+{
+	if (st->cluster)
+		return "cluster";
+	return st->cfg->redis_sentinels[0] != '\0' ? "sentinel" : "standalone";
+}
+
 void store_key(const struct store *st, const char *name, char *out,
 	       size_t size)
 {
 	snprintf(out, size, "%s%s", st->cfg->key_base, name);
 }
 
+/* Queues w as the next reply expected on c. */
+static void store_enqueue(struct store *st, struct store_conn *c,
+			  struct store_wait *w)
+{
+	if (c->wait_tail != NULL)
+		c->wait_tail->next = w;
+	else
+		c->wait_head = w;
+	c->wait_tail = w;
+	c->pending++;
+	st->pending++;
+}
+
 /*
- * Appends one command to the pipeline and suspends the calling request req
- * until store_pipeline_flush has its reply. Returns what store_send does.
+ * Appends one command (after ASKING when asking) to c's pipeline and
+ * suspends the calling request req until store_pipeline_flush has its
+ * reply. Returns what store_send does.
  */
-static redisReply *store_send_pipelined(struct store *st, void *req, int argc,
+static redisReply *store_send_pipelined(struct store *st, struct store_conn *c,
+					void *req, int asking, int argc,
 					const char **argv, const size_t *lens)
 {
+	const char *asking_argv[1] = {"ASKING"};
+	struct store_wait ask = {NULL, NULL, NULL};
 	struct store_wait w = {NULL, req, NULL};
 
-	if (redisAppendCommandArgv(st->ctx, argc, argv, lens) != REDIS_OK) {
-		store_set_error(st, "redis I/O", st->ctx->errstr);
-		store_disconnect(st);
+	if ((asking && redisAppendCommandArgv(c->ctx, 1, asking_argv,
+					      NULL) != REDIS_OK) ||
+	    redisAppendCommandArgv(c->ctx, argc, argv, lens) != REDIS_OK) {
+		store_set_error(st, "redis I/O", c->ctx->errstr);
+		store_disconnect(st, c);
 		return NULL;
 	}
-	if (st->wait_tail != NULL)
-		st->wait_tail->next = &w;
-	else
-		st->wait_head = &w;
-	st->wait_tail = &w;
-	st->pending++;
+	if (asking)
+		store_enqueue(st, c, &ask);
+	store_enqueue(st, c, &w);
 	st->pipe->suspend(st->pipe->ctx);
 	/* Resumed: the reply is ours, or the connection was dropped. */
 	return w.reply;
 }
 
 /*
- * Sends one command on the live connection. Returns the reply (caller owns),
- * or NULL after dropping a dead connection.
+ * Sends one command on c (after ASKING when asking). Returns the reply
+ * (caller owns), or NULL after dropping a dead connection.
  */
-static redisReply *store_send(struct store *st, int argc, const char **argv,
+static redisReply *store_send(struct store *st, struct store_conn *c,
+			      int asking, int argc, const char **argv,
 			      const size_t *lens)
 {
+	const char *asking_argv[1] = {"ASKING"};
 	redisReply *r;
 	void *req = NULL;
 
-	if (st->ctx == NULL) {
+	if (c->ctx == NULL) {
 		/*
 		 * Dropped while this request was suspended (another request
 		 * of the same pipeline found the connection unusable).
@@ -174,28 +247,37 @@ static redisReply *store_send(struct store *st, int argc, const char **argv,
 	if (st->pipe != NULL && !st->connecting)
 		req = st->pipe->self(st->pipe->ctx);
 	if (req != NULL)
-		return store_send_pipelined(st, req, argc, argv, lens);
-	if (st->pending > 0) {
+		return store_send_pipelined(st, c, req, asking, argc, argv,
+					    lens);
+	if (c->pending > 0) {
 		/* A blocking reply would be another request's: refuse. */
 		store_set_error(st, "redis",
 				"command outside a request while "
 				"the pipeline is busy");
 		return NULL;
 	}
-	r = redisCommandArgv(st->ctx, argc, argv, lens);
-
-	if (r == NULL) {
-		store_set_error(st, "redis I/O", st->ctx->errstr);
-		store_disconnect(st);
+	if (asking) {
+		r = redisCommandArgv(c->ctx, 1, asking_argv, NULL);
+		if (r == NULL)
+			goto io_error;
+		freeReplyObject(r);
 	}
+	r = redisCommandArgv(c->ctx, argc, argv, lens);
+	if (r == NULL)
+		goto io_error;
 	return r;
+io_error:
+	store_set_error(st, "redis I/O", c->ctx->errstr);
+	store_disconnect(st, c);
+	return NULL;
 }
 
-/* Loads one script and records its SHA. Returns 0, or -1. */
-static int store_load_script(struct store *st, enum script_id id)
+/* Loads one script on c and records its SHA. Returns 0, or -1. */
+static int store_load_script(struct store *st, struct store_conn *c,
+			     enum script_id id)
 {
 	const char *argv[3] = {"SCRIPT", "LOAD", script_defs[id].source};
-	redisReply *r = store_send(st, 3, argv, NULL);
+	redisReply *r = store_send(st, c, 0, 3, argv, NULL);
 
 	if (r == NULL)
 		return -1;
@@ -211,10 +293,11 @@ static int store_load_script(struct store *st, enum script_id id)
 	return 0;
 }
 
-/* Runs a set-up command that must answer OK (AUTH, SELECT). */
-static int store_setup_command(struct store *st, int argc, const char **argv)
+/* Runs a set-up command on c that must not answer an error (AUTH, SELECT). */
+static int store_setup_command(struct store *st, struct store_conn *c,
+			       int argc, const char **argv)
 {
-	redisReply *r = store_send(st, argc, argv, NULL);
+	redisReply *r = store_send(st, c, 0, argc, argv, NULL);
 	int ok;
 
 	if (r == NULL)
@@ -234,78 +317,112 @@ static struct timeval store_ms(int64_t ms)
 }
 
 /*
- * Opens st->ctx to host:port (or the unix socket path when port is 0) with
- * the configured timeouts. Returns 0, or -1 with the error recorded.
+ * Opens a connection to host:port (or the unix socket path when port is 0)
+ * with the configured timeouts. Returns it, or NULL with the error recorded.
  */
-static int store_open(struct store *st, const char *host, int port)
+static redisContext *store_open_ctx(struct store *st, const char *host,
+				    int port)
 {
 	const struct config *cfg = st->cfg;
 	struct timeval ct = store_ms(cfg->redis_connect_timeout_ms);
+	redisContext *ctx;
 
 	if (port == 0)
-		st->ctx = redisConnectUnixWithTimeout(host, ct);
+		ctx = redisConnectUnixWithTimeout(host, ct);
 	else
-		st->ctx = redisConnectWithTimeout(host, port, ct);
-	if (st->ctx == NULL) {
+		ctx = redisConnectWithTimeout(host, port, ct);
+	if (ctx == NULL) {
 		store_set_error(st, "redis connect", "out of memory");
-		return -1;
+		return NULL;
 	}
-	if (st->ctx->err) {
-		store_set_error(st, "redis connect", st->ctx->errstr);
-		store_disconnect(st);
-		return -1;
+	if (ctx->err) {
+		store_set_error(st, "redis connect", ctx->errstr);
+		redisFree(ctx);
+		return NULL;
 	}
-	if (redisSetTimeout(st->ctx, store_ms(cfg->redis_timeout_ms)) !=
-	    REDIS_OK) {
-		store_set_error(st, "redis timeout", st->ctx->errstr);
-		store_disconnect(st);
-		return -1;
+	if (redisSetTimeout(ctx, store_ms(cfg->redis_timeout_ms)) != REDIS_OK) {
+		store_set_error(st, "redis timeout", ctx->errstr);
+		redisFree(ctx);
+		return NULL;
+	}
+	return ctx;
+}
+
+/* Opens c to host:port (see store_open_ctx). Returns 0, or -1. */
+static int store_open(struct store *st, struct store_conn *c,
+		      const char *host, int port)
+{
+	c->ctx = store_open_ctx(st, host, port);
+	return c->ctx != NULL ? 0 : -1;
+}
+
+/*
+ * Reads the next item of a comma-separated HOST:PORT list (IPv6 hosts in
+ * brackets) at *p into host and *port and moves *p past it, skipping
+ * malformed items. Returns 1, or 0 at the end of the list.
+ */
+static int store_next_addr(const char **p, char *host, size_t size,
+			   int *port)
+{
+	while (**p != '\0') {
+		char item[STORE_HOST_MAX];
+		size_t len = strcspn(*p, ",");
+		const char *h = item;
+		char *colon = NULL;
+
+		if (len > 0 && len < sizeof item) {
+			memcpy(item, *p, len);
+			item[len] = '\0';
+			colon = strrchr(item, ':');
+		}
+		*p += len + ((*p)[len] == ',');
+		if (colon == NULL)
+			continue;
+		*colon = '\0';
+		*port = atoi(colon + 1);
+		if (item[0] == '[' && colon > item && colon[-1] == ']') {
+			colon[-1] = '\0';
+			h = item + 1;
+		}
+		if (*port <= 0 || strlen(h) >= size)
+			continue;
+		snprintf(host, size, "%s", h);
+		return 1;
 	}
 	return 0;
 }
 
+/* Whether r is ROLE's answer of a master. */
+static int store_role_is_master(const redisReply *r)
+{
+	return r != NULL && r->type == REDIS_REPLY_ARRAY && r->elements > 0 &&
+	       r->element[0]->type == REDIS_REPLY_STRING &&
+	       strcmp(r->element[0]->str, "master") == 0;
+}
+
 /*
- * Asks the sentinels, in order, for the master's address and connects to
- * it, checking that it says it is a master (a sentinel may still name the
- * old one during a failover). Returns 0, or -1 with the error recorded.
+ * Asks the sentinels, in order, for the master's address and opens c to it,
+ * checking that it says it is a master (a sentinel may still name the old
+ * one during a failover). Returns 0, or -1 with the error recorded.
  */
-static int store_open_via_sentinels(struct store *st)
+static int store_open_via_sentinels(struct store *st, struct store_conn *c)
 {
 	const struct config *cfg = st->cfg;
 	const char *p = cfg->redis_sentinels;
+	char host[STORE_HOST_MAX], addr[STORE_HOST_MAX];
+	int port;
 
-	while (*p != '\0') {
-		char item[STORE_HOST_MAX], addr[STORE_HOST_MAX];
-		size_t len = strcspn(p, ",");
+	while (store_next_addr(&p, host, sizeof host, &port)) {
 		const char *ask[3] = {"SENTINEL", "get-master-addr-by-name",
 				      cfg->redis_master_name};
 		const char *role[1] = {"ROLE"};
-		const char *host = item;
-		char *colon;
 		redisReply *r;
-		int port, ok;
+		int ok;
 
-		if (len == 0 || len >= sizeof item) {
-			p += len + (p[len] == ',');
+		if (store_open(st, c, host, port) != 0)
 			continue;
-		}
-		memcpy(item, p, len);
-		item[len] = '\0';
-		p += len + (p[len] == ',');
-		/* HOST:PORT, with IPv6 hosts in brackets. */
-		colon = strrchr(item, ':');
-		if (colon == NULL)
-			continue;
-		*colon = '\0';
-		port = atoi(colon + 1);
-		if (item[0] == '[' && colon[-1] == ']') {
-			colon[-1] = '\0';
-			host = item + 1;
-		}
-		if (store_open(st, host, port) != 0)
-			continue;
-		r = store_send(st, 3, ask, NULL);
-		store_disconnect(st);
+		r = store_send(st, c, 0, 3, ask, NULL);
+		store_disconnect(st, c);
 		if (r == NULL)
 			continue;
 		ok = r->type == REDIS_REPLY_ARRAY && r->elements == 2 &&
@@ -317,74 +434,276 @@ static int store_open_via_sentinels(struct store *st)
 						       : "0");
 		}
 		freeReplyObject(r);
-		if (!ok || port <= 0 || store_open(st, addr, port) != 0)
+		if (!ok || port <= 0 || store_open(st, c, addr, port) != 0)
 			continue;
-		r = store_send(st, 1, role, NULL);
-		ok = r != NULL && r->type == REDIS_REPLY_ARRAY &&
-		     r->elements > 0 &&
-		     r->element[0]->type == REDIS_REPLY_STRING &&
-		     strcmp(r->element[0]->str, "master") == 0;
+		r = store_send(st, c, 0, 1, role, NULL);
+		ok = store_role_is_master(r);
 		if (r != NULL)
 			freeReplyObject(r);
 		if (ok)
 			return 0;
 		store_set_error(st, "sentinel", "the named master is not a master");
-		store_disconnect(st);
+		store_disconnect(st, c);
 	}
 	if (st->error[0] == '\0')
 		store_set_error(st, "sentinel", "no sentinel answered");
 	return -1;
 }
 
-/* Connects, authenticates, selects the database and loads every script. */
-static int store_connect(struct store *st)
+/*
+ * Opens c (the cluster node it names, or else the master or server the
+ * settings name), authenticates, selects the database and loads every
+ * script. Returns 0, or -1 with c closed.
+ */
+static int store_connect(struct store *st, struct store_conn *c)
 {
 	const struct config *cfg = st->cfg;
 	int rc;
 
 	st->error[0] = '\0';
 	/*
-	 * Nothing waits in the pipeline now (it empties when the connection
-	 * drops), so the set-up exchange is sent and answered at once while
-	 * other requests stay where they are.
+	 * Nothing waits on c now (its pipeline empties when it drops), so
+	 * the set-up exchange is sent and answered at once while other
+	 * requests stay where they are.
 	 */
 	st->connecting = 1;
-	if (cfg->redis_sentinels[0] != '\0')
-		rc = store_open_via_sentinels(st);
+	if (st->cluster)
+		rc = store_open(st, c, c->host, c->port);
+	else if (cfg->redis_sentinels[0] != '\0')
+		rc = store_open_via_sentinels(st, c);
 	else if (cfg->redis_socket[0] != '\0')
-		rc = store_open(st, cfg->redis_socket, 0);
+		rc = store_open(st, c, cfg->redis_socket, 0);
 	else
-		rc = store_open(st, cfg->redis_host, (int)cfg->redis_port);
-	if (rc != 0) {
-		st->connecting = 0;
-		return -1;
-	}
+		rc = store_open(st, c, cfg->redis_host, (int)cfg->redis_port);
+	if (rc != 0)
+		goto done;
 	if (cfg->redis_password[0] != '\0') {
 		const char *argv[2] = {"AUTH", cfg->redis_password};
-		if (store_setup_command(st, 2, argv) != 0)
-			goto fail;
+		if ((rc = store_setup_command(st, c, 2, argv)) != 0)
+			goto done;
 	}
 	if (cfg->redis_db != 0) {
 		char db[24];
 		const char *argv[2] = {"SELECT", db};
 		snprintf(db, sizeof db, "%lld", (long long)cfg->redis_db);
-		if (store_setup_command(st, 2, argv) != 0)
-			goto fail;
+		if ((rc = store_setup_command(st, c, 2, argv)) != 0)
+			goto done;
 	}
-	for (int i = 0; i < SCRIPT_COUNT; i++)
-		if (store_load_script(st, (enum script_id)i) != 0)
-			goto fail;
+	for (int i = 0; i < SCRIPT_COUNT && rc == 0; i++)
+		rc = store_load_script(st, c, (enum script_id)i);
+done:
 	st->connecting = 0;
+	if (rc != 0) {
+		store_disconnect(st, c);
+		return -1;
+	}
 	if (st->connected_before)
 		metrics_add(METRICS_REDIS_RECONNECTS, 1);
 	st->connected_before = 1;
-	log_line(LOG_DEBUG, "event=redis_connected");
+	if (st->cluster)
+		log_line(LOG_DEBUG, "event=redis_connected node=%s:%d",
+			 c->host, c->port);
+	else
+		log_line(LOG_DEBUG, "event=redis_connected");
+	return 0;
+}
+
+/* ---- Redis Cluster ------------------------------------------------------- */
+
+/*
+ * The entry for node host:port: the one in use, else a free or idle entry
+ * made over to it (not connected yet). Returns NULL when every entry is
+ * busy.
+ */
+static struct store_conn *store_node(struct store *st, const char *host,
+				     int port)
+{
+	struct store_conn *spare = NULL;
+
+	for (int i = 0; i < STORE_NODES_MAX; i++) {
+		struct store_conn *c = &st->conn[i];
+
+		if (c->port == port && strcmp(c->host, host) == 0)
+			return c;
+		if (i == st->owner || c->pending > 0)
+			continue;
+		if (spare == NULL || (spare->ctx != NULL && c->ctx == NULL))
+			spare = c;
+	}
+	if (spare == NULL) {
+		store_set_error(st, "cluster", "too many nodes in use");
+		return NULL;
+	}
+	store_disconnect(st, spare);
+	snprintf(spare->host, sizeof spare->host, "%s", host);
+	spare->port = port;
+	return spare;
+}
+
+/*
+ * Asks node host:port for the slot map (CLUSTER SLOTS) and makes the master
+ * of the key base's slot the owner. Returns 0, or -1.
+ */
+static int store_ask_slots(struct store *st, const char *host, int port)
+{
+	const char *argv[2] = {"CLUSTER", "SLOTS"};
+	char master[STORE_HOST_MAX] = "";
+	int master_port = 0;
+	redisContext *ctx = store_open_ctx(st, host, port);
+	redisReply *r = NULL;
+	struct store_conn *c;
+
+	if (ctx == NULL)
+		return -1;
+	if (st->cfg->redis_password[0] != '\0') {
+		const char *auth[2] = {"AUTH", st->cfg->redis_password};
+		r = redisCommandArgv(ctx, 2, auth, NULL);
+		if (r == NULL || r->type == REDIS_REPLY_ERROR)
+			goto fail;
+		freeReplyObject(r);
+	}
+	r = redisCommandArgv(ctx, 2, argv, NULL);
+	if (r == NULL || r->type != REDIS_REPLY_ARRAY)
+		goto fail;
+	/* Each range: start, end, master [host, port, id...], replicas... */
+	for (size_t i = 0; i < r->elements; i++) {
+		const redisReply *e = r->element[i], *m;
+
+		if (e->type != REDIS_REPLY_ARRAY || e->elements < 3 ||
+		    e->element[0]->type != REDIS_REPLY_INTEGER ||
+		    e->element[1]->type != REDIS_REPLY_INTEGER ||
+		    e->element[0]->integer > st->slot ||
+		    e->element[1]->integer < st->slot)
+			continue;
+		m = e->element[2];
+		if (m->type != REDIS_REPLY_ARRAY || m->elements < 2 ||
+		    m->element[0]->type != REDIS_REPLY_STRING ||
+		    m->element[1]->type != REDIS_REPLY_INTEGER ||
+		    m->element[0]->len >= sizeof master)
+			continue;
+		/* An empty host: the node we asked. */
+		snprintf(master, sizeof master, "%s",
+			 m->element[0]->len > 0 ? m->element[0]->str : host);
+		master_port = (int)m->element[1]->integer;
+	}
+	if (master_port <= 0 || master_port > 65535) {
+		store_set_error(st, "cluster", "no master serves the slot");
+		goto fail;
+	}
+	freeReplyObject(r);
+	redisFree(ctx);
+	c = store_node(st, master, master_port);
+	if (c == NULL)
+		return -1;
+	st->owner = (int)(c - st->conn);
 	return 0;
 fail:
-	st->connecting = 0;
-	store_disconnect(st);
+	if (r != NULL && r->type == REDIS_REPLY_ERROR)
+		store_set_error(st, "CLUSTER SLOTS", r->str);
+	else if (r == NULL)
+		store_set_error(st, "CLUSTER SLOTS", ctx->errstr);
+	if (r != NULL)
+		freeReplyObject(r);
+	redisFree(ctx);
 	return -1;
 }
+
+/*
+ * Learns which master serves the key base's slot, asking the configured
+ * nodes and then every node used since, until one answers. Returns 0, or -1.
+ */
+static int store_learn_owner(struct store *st)
+{
+	const char *p = st->cfg->redis_cluster;
+	char host[STORE_HOST_MAX];
+	int port;
+
+	if (util_now_ms() < st->map_retry_ms) {
+		store_set_error(st, "cluster", "the slot's master is unknown");
+		return -1;
+	}
+	while (store_next_addr(&p, host, sizeof host, &port))
+		if (store_ask_slots(st, host, port) == 0)
+			return 0;
+	for (int i = 0; i < STORE_NODES_MAX; i++) {
+		if (st->conn[i].port == 0)
+			continue;
+		snprintf(host, sizeof host, "%s", st->conn[i].host);
+		if (store_ask_slots(st, host, st->conn[i].port) == 0)
+			return 0;
+	}
+	store_forget_owner(st);
+	return -1;
+}
+
+/*
+ * Follows a MOVED (the slot has a new master: it becomes the owner) or ASK
+ * (the slot is being migrated: this one command goes to the importing node,
+ * after ASKING) error msg from node from. Returns 1 with *to the connected
+ * node to send to and *asking set for ASK; 0 when msg is not a redirect;
+ * -1 when the node named cannot be reached.
+ */
+static int store_redirect(struct store *st, const struct store_conn *from,
+			  const char *msg, struct store_conn **to,
+			  int *asking)
+{
+	char host[STORE_HOST_MAX];
+	const char *addr, *colon;
+	struct store_conn *c;
+	int port;
+
+	if (strncmp(msg, "MOVED ", 6) == 0)
+		*asking = 0;
+	else if (strncmp(msg, "ASK ", 4) == 0)
+		*asking = 1;
+	else
+		return 0;
+	addr = strchr(msg + (*asking ? 4 : 6), ' ');
+	if (addr == NULL || (colon = strrchr(++addr, ':')) == NULL ||
+	    (size_t)(colon - addr) >= sizeof host ||
+	    (port = atoi(colon + 1)) <= 0 || port > 65535)
+		return 0;
+	if (colon == addr) /* no host: the node that answered */
+		snprintf(host, sizeof host, "%s", from->host);
+	else
+		snprintf(host, sizeof host, "%.*s", (int)(colon - addr), addr);
+	metrics_add(*asking ? METRICS_REDIS_ASK : METRICS_REDIS_MOVED, 1);
+	log_line(LOG_DEBUG, "event=redis_redirect kind=%s node=%s:%d",
+		 *asking ? "ask" : "moved", host, port);
+	c = store_node(st, host, port);
+	if (c == NULL)
+		return -1;
+	if (!*asking)
+		st->owner = (int)(c - st->conn);
+	if (c->ctx == NULL && store_connect(st, c) != 0) {
+		if (!*asking)
+			store_forget_owner(st);
+		return -1;
+	}
+	*to = c;
+	return 1;
+}
+
+/*
+ * The connection every command goes to: the only one, or the master of the
+ * key base's slot (every key shares its hash tag). Connects when needed.
+ * Returns NULL with the error recorded.
+ */
+static struct store_conn *store_route(struct store *st)
+{
+	struct store_conn *c;
+
+	if (st->cluster && st->owner < 0 && store_learn_owner(st) != 0)
+		return NULL;
+	c = &st->conn[st->owner];
+	if (c->ctx == NULL && store_connect(st, c) != 0) {
+		store_forget_owner(st);
+		return NULL;
+	}
+	return c;
+}
+
+/* ---- Calls --------------------------------------------------------------- */
 
 /* Whether an error reply means Redis cannot serve now (not our bug). */
 static int store_error_is_unavailable(const char *msg)
@@ -397,57 +716,95 @@ static int store_error_is_unavailable(const char *msg)
 	for (size_t i = 0; i < sizeof prefixes / sizeof prefixes[0]; i++)
 		if (strncmp(msg, prefixes[i], strlen(prefixes[i])) == 0)
 			return 1;
-	return 0;
+	/*
+	 * A script's keys of a slot being migrated away that are not here
+	 * (any more): Redis refuses it before it changes anything.
+	 */
+	return strstr(msg, "non local key") != NULL;
 }
 
 /*
- * Sends argv, connecting first if needed, and classifies the reply. With
- * script >= 0, argv[1] is that script's SHA and a NOSCRIPT reply reloads the
- * script and sends once more.
+ * Whether an unavailable error leaves the connection and the slot's owner
+ * as they are: a slot migration under way, or a cluster that is down as a
+ * whole.
+ */
+static int store_error_keeps_connection(const char *msg)
+{
+	return strncmp(msg, "TRYAGAIN", 8) == 0 ||
+	       strncmp(msg, "CLUSTERDOWN", 11) == 0 ||
+	       strstr(msg, "non local key") != NULL;
+}
+
+/*
+ * Sends argv to the slot's node, connecting first if needed, follows
+ * redirects and classifies the reply. With script >= 0, argv[1] is that
+ * script's SHA and a NOSCRIPT reply reloads the script and sends once more.
  */
 static enum store_result store_call(struct store *st, int script, int argc,
 				    const char **argv, const size_t *lens,
 				    struct store_reply **out)
 {
+	struct store_conn *c;
 	redisReply *r;
+	int asking = 0, redirects = 0, reloaded = 0;
+	enum store_result res;
 
 	*out = NULL;
-	if (st->ctx == NULL && store_connect(st) != 0) {
-		metrics_add(METRICS_REDIS_ERRORS, 1);
-		return STORE_UNAVAILABLE;
-	}
-	if (script >= 0)
-		argv[1] = st->sha[script];
-	r = store_send(st, argc, argv, lens);
-	if (r == NULL) {
-		metrics_add(METRICS_REDIS_ERRORS, 1);
-		return STORE_UNAVAILABLE;
-	}
-	if (script >= 0 && r->type == REDIS_REPLY_ERROR &&
-	    strncmp(r->str, "NOSCRIPT", 8) == 0) {
-		freeReplyObject(r);
-		metrics_add(METRICS_SCRIPTS_RELOADED, 1);
-		if (store_load_script(st, (enum script_id)script) != 0)
-			return st->ctx == NULL ? STORE_UNAVAILABLE : STORE_ERROR;
-		argv[1] = st->sha[script];
-		r = store_send(st, argc, argv, lens);
-		if (r == NULL)
-			return STORE_UNAVAILABLE;
-	}
-	if (r->type == REDIS_REPLY_ERROR) {
-		enum store_result res = STORE_ERROR;
+	if ((c = store_route(st)) == NULL)
+		goto unavailable;
+	for (;;) {
+		struct store_conn *next = NULL;
+		int rc;
 
-		store_set_error(st, "redis", r->str);
-		metrics_add(METRICS_REDIS_ERRORS, 1);
-		if (store_error_is_unavailable(r->str)) {
-			res = STORE_UNAVAILABLE;
-			store_disconnect(st);
+		if (script >= 0)
+			argv[1] = st->sha[script];
+		r = store_send(st, c, asking, argc, argv, lens);
+		if (r == NULL) {
+			store_forget_owner(st);
+			goto unavailable;
 		}
+		if (r->type != REDIS_REPLY_ERROR)
+			break;
+		if (script >= 0 && !reloaded &&
+		    strncmp(r->str, "NOSCRIPT", 8) == 0) {
+			freeReplyObject(r);
+			reloaded = 1;
+			metrics_add(METRICS_SCRIPTS_RELOADED, 1);
+			if (store_load_script(st, c, (enum script_id)script) != 0)
+				return c->ctx == NULL ? STORE_UNAVAILABLE
+						      : STORE_ERROR;
+			continue;
+		}
+		if (!st->cluster || redirects == STORE_REDIRECTS_MAX ||
+		    (rc = store_redirect(st, c, r->str, &next, &asking)) == 0)
+			break;
 		freeReplyObject(r);
-		return res;
+		if (rc < 0)
+			goto unavailable;
+		redirects++;
+		c = next;
 	}
-	*out = (struct store_reply *)r;
-	return STORE_OK;
+	if (r->type != REDIS_REPLY_ERROR) {
+		*out = (struct store_reply *)r;
+		return STORE_OK;
+	}
+	store_set_error(st, "redis", r->str);
+	metrics_add(METRICS_REDIS_ERRORS, 1);
+	res = STORE_ERROR;
+	if (store_error_is_unavailable(r->str)) {
+		res = STORE_UNAVAILABLE;
+		if (!store_error_keeps_connection(r->str)) {
+			store_disconnect(st, c);
+			store_forget_owner(st);
+		} else if (strncmp(r->str, "CLUSTERDOWN", 11) == 0) {
+			store_forget_owner(st);
+		}
+	}
+	freeReplyObject(r);
+	return res;
+unavailable:
+	metrics_add(METRICS_REDIS_ERRORS, 1);
+	return STORE_UNAVAILABLE;
 }
 
 enum store_result store_script(struct store *st, enum script_id id, int argc,
@@ -466,7 +823,7 @@ enum store_result store_script(struct store *st, enum script_id id, int argc,
 	all[n++] = "EVALSHA";
 	all[n++] = NULL; /* the SHA, filled in by store_call */
 	all[n++] = "1";
-	all[n++] = st->deadlines_key;
+	all[n++] = st->anchor_key;
 	for (int i = 0; i < SCRIPT_COMMON_ARGS; i++)
 		all[n++] = st->common[i];
 	for (int i = 0; i < n; i++)
@@ -503,10 +860,12 @@ enum store_result store_command(struct store *st, int argc,
 void store_set_pipeline(struct store *st,
 			const struct store_pipeline_ops *ops)
 {
-	if (ops == NULL && st->pending > 0) {
+	for (int i = 0; i < STORE_NODES_MAX && ops == NULL; i++) {
+		if (st->conn[i].pending == 0)
+			continue;
 		/* Nobody would flush them: drop the connection instead. */
 		store_set_error(st, "redis", "pipelining turned off");
-		store_disconnect(st);
+		store_disconnect(st, &st->conn[i]);
 	}
 	st->pipe = ops;
 }
@@ -517,13 +876,14 @@ size_t store_pipeline_pending(const struct store *st)
 }
 
 /*
- * Waits until the connection has bytes to read or deadline_ms passes.
- * Returns 0, or -1 with the error recorded.
+ * Waits until c has bytes to read or deadline_ms passes. Returns 0, or -1
+ * with the error recorded.
  */
-static int store_wait_readable(struct store *st, int64_t deadline_ms)
+static int store_wait_readable(struct store *st, struct store_conn *c,
+			       int64_t deadline_ms)
 {
 	for (;;) {
-		struct pollfd pfd = {st->ctx->fd, POLLIN, 0};
+		struct pollfd pfd = {c->ctx->fd, POLLIN, 0};
 		int64_t left = deadline_ms - util_now_ms();
 		int n;
 
@@ -541,48 +901,74 @@ static int store_wait_readable(struct store *st, int64_t deadline_ms)
 	}
 }
 
-void store_pipeline_flush(struct store *st)
+/* Sends what waits in c's output buffer. Returns 0, or -1 with c dropped. */
+static int store_flush_write(struct store *st, struct store_conn *c)
 {
-	int64_t deadline;
 	int done = 0;
 
-	if (st->pending == 0)
-		return;
-	if (st->ctx == NULL) {
-		store_fail_waiting(st);
-		return;
-	}
-	deadline = util_now_ms() + st->cfg->redis_timeout_ms;
 	do {
-		if (redisBufferWrite(st->ctx, &done) != REDIS_OK)
-			goto io_error;
+		if (redisBufferWrite(c->ctx, &done) != REDIS_OK) {
+			store_set_error(st, "redis I/O", c->ctx->errstr);
+			store_disconnect(st, c);
+			return -1;
+		}
 	} while (!done);
-	while (st->wait_head != NULL) {
+	return 0;
+}
+
+/* Reads every reply c's pipeline waits for, by deadline_ms. */
+static void store_flush_read(struct store *st, struct store_conn *c,
+			     int64_t deadline_ms)
+{
+	while (c->wait_head != NULL) {
 		struct store_wait *w;
 		void *reply = NULL;
 
-		if (redisGetReplyFromReader(st->ctx, &reply) != REDIS_OK)
+		if (redisGetReplyFromReader(c->ctx, &reply) != REDIS_OK)
 			goto io_error;
 		if (reply == NULL) {
-			if (store_wait_readable(st, deadline) != 0)
+			if (store_wait_readable(st, c, deadline_ms) != 0)
 				goto fail;
-			if (redisBufferRead(st->ctx) != REDIS_OK)
+			if (redisBufferRead(c->ctx) != REDIS_OK)
 				goto io_error;
 			continue;
 		}
-		w = st->wait_head;
-		st->wait_head = w->next;
-		if (st->wait_head == NULL)
-			st->wait_tail = NULL;
+		w = c->wait_head;
+		c->wait_head = w->next;
+		if (c->wait_head == NULL)
+			c->wait_tail = NULL;
+		c->pending--;
 		st->pending--;
+		if (w->req == NULL) {
+			freeReplyObject(reply);
+			continue;
+		}
 		w->reply = reply;
 		st->pipe->ready(st->pipe->ctx, w->req);
 	}
 	return;
 io_error:
-	store_set_error(st, "redis I/O", st->ctx->errstr);
+	store_set_error(st, "redis I/O", c->ctx->errstr);
 fail:
-	store_disconnect(st);
+	store_disconnect(st, c);
+	store_forget_owner(st);
+}
+
+void store_pipeline_flush(struct store *st)
+{
+	int64_t deadline;
+
+	if (st->pending == 0)
+		return;
+	deadline = util_now_ms() + st->cfg->redis_timeout_ms;
+	/* Every node gets its commands before any reply is awaited. */
+	for (int i = 0; i < STORE_NODES_MAX; i++)
+		if (st->conn[i].pending > 0 &&
+		    store_flush_write(st, &st->conn[i]) != 0)
+			store_forget_owner(st);
+	for (int i = 0; i < STORE_NODES_MAX; i++)
+		if (st->conn[i].pending > 0)
+			store_flush_read(st, &st->conn[i], deadline);
 }
 
 void store_reply_free(struct store_reply *r)

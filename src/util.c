@@ -117,3 +117,33 @@ void util_hex(const unsigned char *in, size_t n, char *out)
 	}
 	out[2 * n] = '\0';
 }
+
+/* CRC16-CCITT (XMODEM: polynomial 0x1021, initial value 0), bit by bit. */
+static unsigned util_crc16(const char *p, size_t len)
+{
+	unsigned crc = 0;
+
+	for (size_t i = 0; i < len; i++) {
+		crc ^= (unsigned)(unsigned char)p[i] << 8;
+		for (int b = 0; b < 8; b++)
+			crc = crc & 0x8000 ? (crc << 1) ^ 0x1021 : crc << 1;
+		crc &= 0xffff;
+	}
+	return crc;
+}
+
+int util_key_slot(const char *key, size_t len)
+{
+	const char *open = memchr(key, '{', len);
+
+	if (open != NULL) {
+		size_t rest = len - (size_t)(open + 1 - key);
+		const char *close = memchr(open + 1, '}', rest);
+
+		if (close != NULL && close > open + 1)
+			return (int)(util_crc16(open + 1,
+						(size_t)(close - open - 1)) &
+				     16383);
+	}
+	return (int)(util_crc16(key, len) & 16383);
+}

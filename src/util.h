@@ -38,4 +38,11 @@ int64_t util_now_ms(void);
 /* Writes n bytes as 2n lowercase hex digits and a NUL into out. */
 void util_hex(const unsigned char *in, size_t n, char *out);
 
+/*
+ * The Redis Cluster hash slot of a key (0..16383): CRC16 (XMODEM) of the
+ * key, or of its hash tag (the text between the first '{' and the next '}',
+ * when not empty), modulo 16384.
+ */
+int util_key_slot(const char *key, size_t len);
+
 #endif

@@ -428,6 +428,25 @@ START_TEST(sentinels_are_host_port_lists)
 }
 END_TEST
 
+START_TEST(cluster_is_a_host_port_list_exclusive_of_sentinels)
+{
+	static const char *const both[] = {
+	    "HB_REDIS_CLUSTER", "10.0.0.1:7000", "HB_REDIS_SENTINELS",
+	    "10.0.0.1:26379", NULL};
+	static const char *const with_db[] = {
+	    "HB_REDIS_CLUSTER", "10.0.0.1:7000", "HB_REDIS_DB", "2", NULL};
+
+	one_ok("HB_REDIS_CLUSTER", "10.0.0.1:7000,node-b:7001,[::1]:7002");
+	ck_assert_str_eq(cfg.redis_cluster,
+			 "10.0.0.1:7000,node-b:7001,[::1]:7002");
+	one_fails("HB_REDIS_CLUSTER", "node-a");
+	one_fails("HB_REDIS_CLUSTER", "node-a:0");
+	one_fails("HB_REDIS_CLUSTER", "a:7000,");
+	load_fails_naming(both, "HB_REDIS_CLUSTER");
+	load_fails_naming(with_db, "HB_REDIS_DB");
+}
+END_TEST
+
 START_TEST(redis_host_or_socket_is_required)
 {
 	static const char *const with_socket[] = {
@@ -603,6 +622,7 @@ static Suite *config_suite(void)
 	tcase_add_test(tc, trusted_proxies_are_parsed);
 	tcase_add_test(tc, bad_cidr_is_refused_by_name);
 	tcase_add_test(tc, sentinels_are_host_port_lists);
+	tcase_add_test(tc, cluster_is_a_host_port_list_exclusive_of_sentinels);
 	tcase_add_test(tc, redis_host_or_socket_is_required);
 	tcase_add_test(tc, first_bad_setting_is_reported);
 	suite_add_tcase(s, tc);

@@ -277,6 +277,34 @@ START_TEST(hex_is_lowercase_two_digits_per_byte)
 }
 END_TEST
 
+/* Slots as redis-server 7.0's CLUSTER KEYSLOT gives them. */
+START_TEST(key_slot_matches_redis_cluster)
+{
+	static const struct {
+		const char *key;
+		int slot;
+	} cases[] = {
+	    {"", 0},
+	    {"foo", 12182},
+	    {"123456789", 12739},
+	    {"{core}", 10092},
+	    {"t:{core}:anchor", 10092},
+	    {"{}foo", 9500},	    /* an empty tag: the whole key */
+	    {"foo{}{bar}", 8363},   /* the first '{' decides: empty */
+	    {"foo{{bar}}zap", 4015}, /* tag "{bar" */
+	    {"foo{bar}{zap}", 5061}, /* tag "bar" */
+	    {"a{", 14311},	    /* no closing brace */
+	};
+
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+		ck_assert_msg(util_key_slot(cases[i].key, strlen(cases[i].key)) ==
+				  cases[i].slot,
+			      "slot of \"%s\"", cases[i].key);
+	ck_assert_int_eq(util_key_slot("foo{bar}", 8),
+			 util_key_slot("bar", 3));
+}
+END_TEST
+
 /* ---- status -------------------------------------------------------------- */
 
 /*
@@ -1295,6 +1323,7 @@ static Suite *util_suite(void)
 	tcase_add_test(tc, format_time_truncates_to_buffer);
 	tcase_add_test(tc, now_ms_is_the_wall_clock);
 	tcase_add_test(tc, hex_is_lowercase_two_digits_per_byte);
+	tcase_add_test(tc, key_slot_matches_redis_cluster);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("status");

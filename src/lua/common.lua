@@ -2,7 +2,10 @@
 --
 -- Every script gets the same leading arguments, so the rules read their
 -- settings in one place:
---   KEYS[1]  the deadline index (routes the script; every key shares its tag)
+--   KEYS[1]  the anchor: routes the script (every key shares its hash tag)
+--            and exists while any key of the service does, so that on a
+--            Redis Cluster whose slot is being migrated the script runs
+--            where all the keys are (see the README, Redis Cluster)
 --   ARGV[1]  the key base, "<prefix>{core}:"
 --   ARGV[2]  game session TTL, ms        ARGV[3]  grace period, ms
 --   ARGV[4]  launcher TTL, ms            ARGV[5]  tombstone lifetime, ms
@@ -21,7 +24,8 @@ local GRACE = tonumber(ARGV[3])
 local LTTL = tonumber(ARGV[4])
 local TOMB = tonumber(ARGV[5])
 local MARGIN = tonumber(ARGV[6])
-local DEADLINES = KEYS[1]
+local DEADLINES = B .. 'deadlines'
+if redis.call('EXISTS', KEYS[1]) == 0 then redis.call('SET', KEYS[1], '1') end
 local LIMITS = {}
 for n in string.gmatch(ARGV[7], '%d+') do LIMITS[#LIMITS + 1] = tonumber(n) end
 

@@ -99,15 +99,27 @@ def test_metrics_are_refused_outside_the_allowed_addresses(svc):
     assert r.status == 404, r
 
 
-def test_healthz_follows_redis(svc):
+def test_healthz_follows_redis_and_its_role(svc):
+    up = {"status": "ok", "redis": {"mode": "standalone", "role": "master"}}
     r = svc.request("GET", "/healthz")
-    assert r.status == 200 and r.json == {"status": "ok"}, r
+    assert r.status == 200 and r.json == up, r
     svc.stop_redis()
     r = svc.request("GET", "/healthz")
-    assert r.status == 503 and r.json == {"status": "unavailable"}, r
+    assert r.status == 503 and r.json == {
+        "status": "unavailable",
+        "redis": {"mode": "standalone", "role": None}}, r
     assert r.header("Retry-After"), r
     svc.start_redis()
     wait_for("healthz", lambda: svc.request("GET", "/healthz").status == 200)
+    # A replica would refuse every write: not healthy.
+    other = free_port()
+    svc.redis("REPLICAOF", "127.0.0.1", other)
+    r = svc.request("GET", "/healthz")
+    assert r.status == 503 and r.json["redis"]["role"] == "replica", r
+    assert r.header("Retry-After"), r
+    svc.redis("REPLICAOF", "NO", "ONE")
+    wait_for("master again",
+             lambda: svc.request("GET", "/healthz").json == up)
 
 
 class SentinelService(Service):
@@ -215,7 +227,7 @@ def test_sentinel_failover_under_load_resumes_with_an_exact_ledger(svc):
 
 TESTS = [test_metrics_are_valid_prometheus_text_with_the_service_figures,
          test_metrics_are_refused_outside_the_allowed_addresses,
-         test_healthz_follows_redis,
+         test_healthz_follows_redis_and_its_role,
          test_sentinel_failover_under_load_resumes_with_an_exact_ledger]
 
 
