@@ -775,14 +775,22 @@ static enum store_result store_call(struct store *st, int script, int argc,
 						      : STORE_ERROR;
 			continue;
 		}
-		if (!st->cluster || redirects == STORE_REDIRECTS_MAX ||
+		if (!st->cluster ||
 		    (rc = store_redirect(st, c, r->str, &next, &asking)) == 0)
 			break;
+		if (rc > 0 && redirects++ < STORE_REDIRECTS_MAX) {
+			freeReplyObject(r);
+			c = next;
+			continue;
+		}
+		/*
+		 * Unreachable, or sent round in circles while the nodes
+		 * disagree about the slot: the cluster is changing.
+		 */
+		store_set_error(st, "cluster", r->str);
 		freeReplyObject(r);
-		if (rc < 0)
-			goto unavailable;
-		redirects++;
-		c = next;
+		store_forget_owner(st);
+		goto unavailable;
 	}
 	if (r->type != REDIS_REPLY_ERROR) {
 		*out = (struct store_reply *)r;

@@ -5,8 +5,8 @@
  *
  * Each store call answers a reply built from a spec string: the default for
  * the script or command (the shape the Lua scripts give on success), or the
- * input's FUZZ_STORE parameter (every script and PING) or FUZZ_VENUE (the
- * HMGET of a venue). A spec is
+ * input's FUZZ_STORE parameter (every script, PING and ROLE) or FUZZ_VENUE
+ * (the HMGET of a venue). A spec is
  *
  *   down           STORE_UNAVAILABLE
  *   error          STORE_ERROR
@@ -219,12 +219,20 @@ enum store_result store_command(struct store *st, int argc,
 		return fake_reply(fake_spec("FUZZ_VENUE", FUZZ_VENUE_SECRET
 					    "|0.0.0.0/0,::/0"),
 				  out);
+	if (strcmp(argv[0], "ROLE") == 0)
+		return fake_reply(fake_spec("FUZZ_STORE", "master|#0|~"), out);
 	return fake_reply(fake_spec("FUZZ_STORE", "=PONG"), out);
 }
 
 const char *store_last_error(const struct store *st)
 {
 	return st->err;
+}
+
+const char *store_mode(const struct store *st)
+{
+	(void)st;
+	return "standalone";
 }
 
 void store_key(const struct store *st, const char *name, char *out, size_t size)
