@@ -172,6 +172,14 @@ static int config_validate(struct config *cfg, char *err, size_t errlen)
 			 "or spaces");
 		return -1;
 	}
+	if (cfg->key_tag[0] == '\0' ||
+	    strpbrk(cfg->key_tag, "{} \t\r\n") != NULL ||
+	    strlen(cfg->key_tag) > 64) {
+		snprintf(err, errlen,
+			 "HB_KEY_TAG: 1 to 64 characters, without braces or "
+			 "spaces");
+		return -1;
+	}
 	if (cfg->base_path[0] != '\0' &&
 	    (cfg->base_path[0] != '/' ||
 	     cfg->base_path[strlen(cfg->base_path) - 1] == '/')) {
@@ -224,8 +232,8 @@ static int config_validate(struct config *cfg, char *err, size_t errlen)
 			 "HB_REDIS_HOST: empty (set it or HB_REDIS_SOCKET)");
 		return -1;
 	}
-	snprintf(cfg->key_base, sizeof cfg->key_base, "%s{core}:",
-		 cfg->key_prefix);
+	snprintf(cfg->key_base, sizeof cfg->key_base, "%s{%s}:",
+		 cfg->key_prefix, cfg->key_tag);
 	return 0;
 }
 

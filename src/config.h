@@ -51,6 +51,7 @@
 	X(redis_master_name, "HB_REDIS_MASTER_NAME", "mymaster")               \
 	X(redis_cluster, "HB_REDIS_CLUSTER", "")                               \
 	X(key_prefix, "HB_KEY_PREFIX", "hb:")                                  \
+	X(key_tag, "HB_KEY_TAG", "core")                                       \
 	X(trusted_proxies, "HB_TRUSTED_PROXIES", "")                           \
 	X(base_path, "HB_BASE_PATH", "")                                       \
 	X(log_level, "HB_LOG_LEVEL", "info")                                   \

@@ -344,6 +344,26 @@ START_TEST(key_base_is_prefix_and_core_tag)
 }
 END_TEST
 
+START_TEST(key_tag_names_the_hash_tag)
+{
+	static const char *const both[] = {"HB_KEY_PREFIX", "a:", "HB_KEY_TAG",
+					   "site-2", NULL};
+	static const char *const bad[] = {"", "a{b", "a}b", "a b", "a\tb"};
+	char t64[65], t65[66];
+
+	load_ok(both);
+	ck_assert_str_eq(cfg.key_base, "a:{site-2}:");
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+		one_fails("HB_KEY_TAG", bad[i]);
+	memset(t64, 't', 64);
+	t64[64] = '\0';
+	one_ok("HB_KEY_TAG", t64);
+	memset(t65, 't', 65);
+	t65[65] = '\0';
+	one_fails("HB_KEY_TAG", t65);
+}
+END_TEST
+
 START_TEST(key_prefix_refuses_braces_spaces_and_length)
 {
 	static const char *const bad[] = {
@@ -616,6 +636,7 @@ static Suite *config_suite(void)
 	tcase_add_loop_test(tc, str_setting_refuses_too_long, 0, STR_SETTINGS);
 	tcase_add_test(tc, str_setting_longest_fits);
 	tcase_add_test(tc, key_base_is_prefix_and_core_tag);
+	tcase_add_test(tc, key_tag_names_the_hash_tag);
 	tcase_add_test(tc, key_prefix_refuses_braces_spaces_and_length);
 	tcase_add_test(tc, base_path_shape);
 	tcase_add_test(tc, log_level_values);

@@ -308,7 +308,8 @@ class Service:
 
     def key(self, name):
         """The full Redis name of a key of the service."""
-        return self.env["HB_KEY_PREFIX"] + "{core}:" + name
+        return "%s{%s}:%s" % (self.env["HB_KEY_PREFIX"],
+                              self.env.get("HB_KEY_TAG", "core"), name)
 
     def events(self):
         """Every settlement entry, as dicts, oldest first."""
