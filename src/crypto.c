@@ -1,44 +1,186 @@
 /*
- * crypto.c - thin wrappers over OpenSSL's libcrypto.
+ * crypto.c - SHA-256 (FIPS 180-4), HMAC-SHA256 (RFC 2104), random bytes from
+ * the kernel (getrandom(2)) and constant-time comparison. Small enough to
+ * keep here, so a worker maps no crypto library: libcrypto alone would
+ * double a worker's resident memory for two hash functions.
  */
+#include <errno.h>
+#include <stdint.h>
 #include <string.h>
-
-#include <openssl/crypto.h>
-#include <openssl/evp.h>
-#include <openssl/hmac.h>
-#include <openssl/rand.h>
-#include <openssl/sha.h>
+#include <sys/random.h>
 
 #include "crypto.h"
 #include "util.h"
 
+#define SHA256_BLOCK 64
+#define SHA256_DIGEST 32
+
+struct sha256 {
+	uint32_t h[8];
+	uint64_t bytes; /* hashed so far */
+	unsigned char block[SHA256_BLOCK];
+	size_t used; /* bytes of block filled */
+};
+
+static const uint32_t sha256_k[64] = {
+    0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1,
+    0x923f82a4, 0xab1c5ed5, 0xd807aa98, 0x12835b01, 0x243185be, 0x550c7dc3,
+    0x72be5d74, 0x80deb1fe, 0x9bdc06a7, 0xc19bf174, 0xe49b69c1, 0xefbe4786,
+    0x0fc19dc6, 0x240ca1cc, 0x2de92c6f, 0x4a7484aa, 0x5cb0a9dc, 0x76f988da,
+    0x983e5152, 0xa831c66d, 0xb00327c8, 0xbf597fc7, 0xc6e00bf3, 0xd5a79147,
+    0x06ca6351, 0x14292967, 0x27b70a85, 0x2e1b2138, 0x4d2c6dfc, 0x53380d13,
+    0x650a7354, 0x766a0abb, 0x81c2c92e, 0x92722c85, 0xa2bfe8a1, 0xa81a664b,
+    0xc24b8b70, 0xc76c51a3, 0xd192e819, 0xd6990624, 0xf40e3585, 0x106aa070,
+    0x19a4c116, 0x1e376c08, 0x2748774c, 0x34b0bcb5, 0x391c0cb3, 0x4ed8aa4a,
+    0x5b9cca4f, 0x682e6ff3, 0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208,
+    0x90befffa, 0xa4506ceb, 0xbef9a3f7, 0xc67178f2};
+
+static uint32_t ror(uint32_t x, int n)
+{
+	return (x >> n) | (x << (32 - n));
+}
+
+static void sha256_init(struct sha256 *s)
+{
+	static const uint32_t h0[8] = {0x6a09e667, 0xbb67ae85, 0x3c6ef372,
+				       0xa54ff53a, 0x510e527f, 0x9b05688c,
+				       0x1f83d9ab, 0x5be0cd19};
+
+	memcpy(s->h, h0, sizeof h0);
+	s->bytes = 0;
+	s->used = 0;
+}
+
+/* Processes one 64-byte block. */
+static void sha256_block(struct sha256 *s, const unsigned char *p)
+{
+	uint32_t w[64], a, b, c, d, e, f, g, h;
+
+	for (int i = 0; i < 16; i++)
+		w[i] = (uint32_t)p[4 * i] << 24 | (uint32_t)p[4 * i + 1] << 16 |
+		       (uint32_t)p[4 * i + 2] << 8 | (uint32_t)p[4 * i + 3];
+	for (int i = 16; i < 64; i++) {
+		uint32_t s0 = ror(w[i - 15], 7) ^ ror(w[i - 15], 18) ^
+			      (w[i - 15] >> 3);
+		uint32_t s1 = ror(w[i - 2], 17) ^ ror(w[i - 2], 19) ^
+			      (w[i - 2] >> 10);
+		w[i] = w[i - 16] + s0 + w[i - 7] + s1;
+	}
+	a = s->h[0], b = s->h[1], c = s->h[2], d = s->h[3];
+	e = s->h[4], f = s->h[5], g = s->h[6], h = s->h[7];
+	for (int i = 0; i < 64; i++) {
+		uint32_t t1 = h + (ror(e, 6) ^ ror(e, 11) ^ ror(e, 25)) +
+			      ((e & f) ^ (~e & g)) + sha256_k[i] + w[i];
+		uint32_t t2 = (ror(a, 2) ^ ror(a, 13) ^ ror(a, 22)) +
+			      ((a & b) ^ (a & c) ^ (b & c));
+		h = g, g = f, f = e, e = d + t1;
+		d = c, c = b, b = a, a = t1 + t2;
+	}
+	s->h[0] += a, s->h[1] += b, s->h[2] += c, s->h[3] += d;
+	s->h[4] += e, s->h[5] += f, s->h[6] += g, s->h[7] += h;
+}
+
+static void sha256_update(struct sha256 *s, const void *data, size_t len)
+{
+	const unsigned char *p = data;
+
+	s->bytes += len;
+	while (len > 0) {
+		size_t n = SHA256_BLOCK - s->used;
+
+		if (s->used == 0 && len >= SHA256_BLOCK) {
+			sha256_block(s, p);
+			p += SHA256_BLOCK;
+			len -= SHA256_BLOCK;
+			continue;
+		}
+		if (n > len)
+			n = len;
+		memcpy(s->block + s->used, p, n);
+		s->used += n;
+		p += n;
+		len -= n;
+		if (s->used == SHA256_BLOCK) {
+			sha256_block(s, s->block);
+			s->used = 0;
+		}
+	}
+}
+
+static void sha256_final(struct sha256 *s, unsigned char out[SHA256_DIGEST])
+{
+	uint64_t bits = s->bytes * 8;
+	unsigned char pad[SHA256_BLOCK + 8] = {0x80};
+	size_t padlen = (s->used < 56 ? 56 : 120) - s->used;
+
+	for (int i = 0; i < 8; i++)
+		pad[padlen + (size_t)i] = (unsigned char)(bits >> (56 - 8 * i));
+	sha256_update(s, pad, padlen + 8);
+	for (int i = 0; i < 8; i++) {
+		out[4 * i] = (unsigned char)(s->h[i] >> 24);
+		out[4 * i + 1] = (unsigned char)(s->h[i] >> 16);
+		out[4 * i + 2] = (unsigned char)(s->h[i] >> 8);
+		out[4 * i + 3] = (unsigned char)s->h[i];
+	}
+}
+
 void crypto_sha256_hex(const void *data, size_t len, char *out)
 {
-	unsigned char md[SHA256_DIGEST_LENGTH];
+	struct sha256 s;
+	unsigned char md[SHA256_DIGEST];
 
-	SHA256(data, len, md);
+	sha256_init(&s);
+	sha256_update(&s, data, len);
+	sha256_final(&s, md);
 	util_hex(md, sizeof md, out);
 }
 
 void crypto_hmac_sha256_hex(const void *key, size_t keylen, const void *data,
 			    size_t len, char *out)
 {
-	unsigned char md[EVP_MAX_MD_SIZE];
-	unsigned int mdlen = 0;
+	unsigned char k[SHA256_BLOCK] = {0}, pad[SHA256_BLOCK];
+	unsigned char md[SHA256_DIGEST];
+	struct sha256 s;
 
-	if (HMAC(EVP_sha256(), key, (int)keylen, data, len, md, &mdlen) ==
-	    NULL) {
-		/* Out of memory inside OpenSSL: answer a value nobody matches. */
-		memset(out, 'x', CRYPTO_SHA256_HEX - 1);
-		out[CRYPTO_SHA256_HEX - 1] = '\0';
-		return;
+	/* A key longer than a block is replaced by its digest. */
+	if (keylen > SHA256_BLOCK) {
+		sha256_init(&s);
+		sha256_update(&s, key, keylen);
+		sha256_final(&s, k);
+	} else if (keylen > 0) {
+		memcpy(k, key, keylen);
 	}
-	util_hex(md, mdlen, out);
+	for (int i = 0; i < SHA256_BLOCK; i++)
+		pad[i] = k[i] ^ 0x36;
+	sha256_init(&s);
+	sha256_update(&s, pad, sizeof pad);
+	sha256_update(&s, data, len);
+	sha256_final(&s, md);
+	for (int i = 0; i < SHA256_BLOCK; i++)
+		pad[i] = k[i] ^ 0x5c;
+	sha256_init(&s);
+	sha256_update(&s, pad, sizeof pad);
+	sha256_update(&s, md, sizeof md);
+	sha256_final(&s, md);
+	util_hex(md, sizeof md, out);
 }
 
 int crypto_random(void *buf, size_t n)
 {
-	return RAND_bytes(buf, (int)n) == 1 ? 0 : -1;
+	unsigned char *p = buf;
+
+	while (n > 0) {
+		ssize_t got = getrandom(p, n, 0);
+
+		if (got < 0) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		p += got;
+		n -= (size_t)got;
+	}
+	return 0;
 }
 
 int crypto_random_token(const char *prefix, size_t nbytes, char *out)
@@ -78,7 +220,12 @@ int crypto_uuid4(char *out)
 
 int crypto_equal(const void *a, size_t alen, const void *b, size_t blen)
 {
+	const volatile unsigned char *x = a, *y = b;
+	unsigned char diff = 0;
+
 	if (alen != blen)
 		return 0;
-	return CRYPTO_memcmp(a, b, alen) == 0;
+	for (size_t i = 0; i < alen; i++)
+		diff |= x[i] ^ y[i];
+	return diff == 0;
 }

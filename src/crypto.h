@@ -1,6 +1,5 @@
 /*
  * crypto.h - SHA-256, HMAC-SHA256, randomness and constant-time comparison.
- * The only module that includes OpenSSL.
  */
 #ifndef HB_CRYPTO_H
 #define HB_CRYPTO_H

@@ -678,6 +678,51 @@ END_TEST
 
 /* ---- crypto -------------------------------------------------------------- */
 
+/*
+ * Lengths around the padding and block boundaries (55, 56, 64, 119, 120,
+ * 128 bytes): digests as Python's hashlib gives them for the bytes
+ * (7i + 3) mod 256.
+ */
+START_TEST(sha256_block_boundaries)
+{
+	static const struct {
+		size_t n;
+		const char *hex;
+	} cases[] = {
+	    {55, "e7313d333c272e639f790978283f9eb392e843d0f29b7016828bb1daa4aac70b"},
+	    {56, "4324d65f3c103567f5589c710bc08f8523f929a9272e3af36fc968e52abc6c27"},
+	    {57, "35df609437dcfea3279283ab79fd554e2bf78f8f7ae2de532d8ee300b09e8f73"},
+	    {63, "81c80242132f230c3bd41b3e63bbcff16107339549214a99614ff26664625055"},
+	    {64, "39e3d7b6b5d075d37d053ad89b24b41bef4f3c29760c84447cab3f3be1882241"},
+	    {65, "aacca6ff74fdbb296d165a45cecfa04e5127bc008770fbbdd48006f2d2fae95e"},
+	    {119, "9ce7368e4daf32341631b492e80359dc9f594b48453cd0dd5bf0b19279cc177e"},
+	    {120, "7836b787757e95e58b3ca5aec90b1b004e8deba1e50e9675af9cabf1a13a04b5"},
+	    {127, "a8d23e75d936f303d248888d9b165ee543f4cbafcad3c9dd2a79bd84faa11d07"},
+	    {128, "d2742f1f4ac6bb7ca2b239ee18402ba8b3f9f8e652d2a72973c2b9ba11c08cf6"},
+	    {129, "307f8fc2c1622b92762e818d39a185d4d667ad49a4b07ceae1f4afa008a93ec4"},
+	};
+	unsigned char data[129], key[65];
+	char out[CRYPTO_SHA256_HEX];
+
+	for (size_t i = 0; i < sizeof data; i++)
+		data[i] = (unsigned char)((i * 7 + 3) & 255);
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		crypto_sha256_hex(data, cases[i].n, out);
+		ck_assert_msg(strcmp(out, cases[i].hex) == 0, "length %zu: %s",
+			      cases[i].n, out);
+	}
+	/* Keys of exactly a block (used as is) and one byte more (hashed). */
+	for (size_t i = 0; i < sizeof key; i++)
+		key[i] = (unsigned char)i;
+	crypto_hmac_sha256_hex(key, 64, "block-sized key", 15, out);
+	ck_assert_str_eq(out, "c778b31e07b7ed445b7518ca555e0479"
+			      "e655ab70c89afbd255a28579056fbd0c");
+	crypto_hmac_sha256_hex(key, 65, "block-sized key", 15, out);
+	ck_assert_str_eq(out, "c7b1d196e9b4fdd7736591757ace4462"
+			      "3dc454b6949d21b8bbc26edb8f5389cf");
+}
+END_TEST
+
 START_TEST(sha256_known_vectors)
 {
 	char out[CRYPTO_SHA256_HEX];
@@ -1349,6 +1394,7 @@ static Suite *util_suite(void)
 
 	tc = tcase_create("crypto");
 	tcase_add_test(tc, sha256_known_vectors);
+	tcase_add_test(tc, sha256_block_boundaries);
 	tcase_add_test(tc, hmac_sha256_rfc4231);
 	tcase_add_test(tc, hmac_sha256_reads_exact_lengths);
 	tcase_add_test(tc, equal_compares_bytes_and_lengths);

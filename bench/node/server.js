@@ -11,7 +11,7 @@
 //   HB_BENCH_LISTEN        unix socket path to listen on
 //   HB_BENCH_REDIS_SOCKET  Redis unix socket
 //   HB_BENCH_SCRIPT_FILE   the script text (common.lua + game_heartbeat.lua)
-//   HB_BENCH_DEADLINES     KEYS[1]
+//   HB_BENCH_ANCHOR        KEYS[1]
 //   HB_BENCH_COMMON        JSON array of the 7 common ARGV
 //   HB_BENCH_INTERVAL      next_heartbeat_in, seconds
 const crypto = require('node:crypto');
@@ -21,7 +21,7 @@ const Redis = require('ioredis');
 
 const env = process.env;
 const listen = env.HB_BENCH_LISTEN;
-const deadlines = env.HB_BENCH_DEADLINES;
+const anchor = env.HB_BENCH_ANCHOR;
 const common = JSON.parse(env.HB_BENCH_COMMON);
 const interval = Number(env.HB_BENCH_INTERVAL || 120);
 
@@ -88,7 +88,7 @@ app.patch('/v1/game/session/heartbeat', {
   const keyhash = crypto.createHash('sha256').update(key).digest('hex');
   let r;
   try {
-    r = await redis.gameHeartbeat(deadlines, ...common, keyhash,
+    r = await redis.gameHeartbeat(anchor, ...common, keyhash,
       b.game_session_id, b.provider_user_id, 'heartbeat');
   } catch (e) {
     return fail(reply, rid, 'SERVICE_UNAVAILABLE', 'the store is unavailable', 1);

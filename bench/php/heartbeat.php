@@ -9,7 +9,7 @@
 //
 // Settings come from the FPM pool's env[] (bench/run writes the pool):
 //   HB_BENCH_REDIS_SOCKET, HB_BENCH_SCRIPT_FILE, HB_BENCH_SCRIPT_SHA,
-//   HB_BENCH_DEADLINES, HB_BENCH_COMMON (JSON array), HB_BENCH_INTERVAL
+//   HB_BENCH_ANCHOR, HB_BENCH_COMMON (JSON array), HB_BENCH_INTERVAL
 
 $rid = 'req_' . bin2hex(random_bytes(8));
 
@@ -68,7 +68,7 @@ foreach (['game_session_id', 'provider_user_id'] as $f) {
 }
 
 $args = array_merge(
-    [getenv('HB_BENCH_DEADLINES')],
+    [getenv('HB_BENCH_ANCHOR')],
     json_decode(getenv('HB_BENCH_COMMON'), true),
     [hash('sha256', $key), $body['game_session_id'],
      $body['provider_user_id'], 'heartbeat']
