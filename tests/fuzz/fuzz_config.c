@@ -208,10 +208,17 @@ static void fuzz_check_config(const struct config *cfg)
 	if (strpbrk(cfg->key_prefix, "{} \t\r\n") != NULL ||
 	    strlen(cfg->key_prefix) > 64)
 		fuzz_fail("key prefix %s passed", cfg->key_prefix);
-	snprintf(base, sizeof base, "%s{core}:", cfg->key_prefix);
+	if (cfg->key_tag[0] == '\0' ||
+	    strpbrk(cfg->key_tag, "{} \t\r\n") != NULL ||
+	    strlen(cfg->key_tag) > 64)
+		fuzz_fail("key tag %s passed", cfg->key_tag);
+	snprintf(base, sizeof base, "%s{%s}:", cfg->key_prefix, cfg->key_tag);
 	if (strcmp(base, cfg->key_base) != 0)
-		fuzz_fail("key base %s for prefix %s", cfg->key_base,
-			  cfg->key_prefix);
+		fuzz_fail("key base %s for prefix %s and tag %s", cfg->key_base,
+			  cfg->key_prefix, cfg->key_tag);
+	if (cfg->redis_cluster[0] != '\0' &&
+	    (cfg->redis_sentinels[0] != '\0' || cfg->redis_db != 0))
+		fuzz_fail("a cluster with sentinels or a database passed");
 	if (cfg->proxies.count > CIDR_LIST_MAX ||
 	    cfg->metrics_from.count > CIDR_LIST_MAX)
 		fuzz_fail("more ranges than a list holds");
