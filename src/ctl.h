@@ -40,6 +40,7 @@
 struct ctl {
 	const struct config *cfg; /* borrowed */
 	struct store *store;	  /* borrowed */
+	int anchored;		  /* the anchor key is known to exist */
 };
 
 /*

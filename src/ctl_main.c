@@ -154,6 +154,7 @@ static int ctl_run(const struct ctl_cmd *cmd, const char *const *pos,
 		return ctl_fail(CTL_EXIT_CONFIG, "%s", err);
 	log_set_level(cfg.log_level);
 	c.cfg = &cfg;
+	c.anchored = 0;
 	c.store = store_new(&cfg);
 	if (c.store == NULL)
 		return ctl_fail(CTL_EXIT_UNAVAILABLE, "out of memory");

@@ -163,15 +163,42 @@ static int ctl_store_failed(const struct ctl *c, enum store_result res)
 			store_last_error(c->store));
 }
 
+/*
+ * Before the first command that can create a key, makes sure the anchor
+ * exists: every script names it, and on a Redis Cluster it must exist
+ * wherever any key of the service does (see src/lua/common.lua).
+ */
+static int ctl_anchor(struct ctl *c, const char *cmd)
+{
+	char key[CTL_KEY_MAX];
+	const char *argv[5] = {"SET", key, "1", "NX", NULL};
+	struct store_reply *r = NULL;
+	enum store_result res;
+
+	if (c->anchored || (strcmp(cmd, "HSET") != 0 &&
+			    strcmp(cmd, "HSETNX") != 0 &&
+			    strcmp(cmd, "SADD") != 0))
+		return 0;
+	ctl_key(c, key, sizeof key, "anchor");
+	res = store_command(c->store, 4, argv, NULL, &r);
+	store_reply_free(r);
+	if (res != STORE_OK)
+		return ctl_store_failed(c, res);
+	c->anchored = 1;
+	return 0;
+}
+
 int ctl_redis_argv(struct ctl *c, struct store_reply **out,
 		   const char *const *argv)
 {
 	struct store_reply *r = NULL;
 	enum store_result res;
-	int argc = 0;
+	int argc = 0, rc;
 
 	while (argv[argc] != NULL)
 		argc++;
+	if (argc > 0 && (rc = ctl_anchor(c, argv[0])) != 0)
+		return rc;
 	res = store_command(c->store, argc, argv, NULL, &r);
 	if (res != STORE_OK)
 		return ctl_store_failed(c, res);

@@ -26,8 +26,8 @@ local TOMB = tonumber(ARGV[5])
 local MARGIN = tonumber(ARGV[6])
 local DEADLINES = B .. 'deadlines'
 if redis.call('EXISTS', KEYS[1]) == 0 then redis.call('SET', KEYS[1], '1') end
-local LIMITS = {}
-for n in string.gmatch(ARGV[7], '%d+') do LIMITS[#LIMITS + 1] = tonumber(n) end
+local LIMITS = {string.match(ARGV[7], '^(%d+),(%d+),(%d+),(%d+)$')}
+for i = 1, 4 do LIMITS[i] = tonumber(LIMITS[i]) or 0 end
 
 local function I(x)
   return string.format('%d', x)
@@ -161,7 +161,7 @@ local function recover(s)
   local v = redis.call('HMGET', venue_key(s.venue), 'wallet', 'billing')
   if v[2] == '1' and (tonumber(v[1]) or 0) > 0 then
     s.st = 'live'
-    s.gend = nil
+    s.gend = false
   end
 end
 
@@ -180,8 +180,9 @@ local function save(id, s, now)
   local key = gs_key(id)
   redis.call('HSET', key, 'st', s.st, 'last', I(s.last), 'seen', I(s.seen),
     'play', I(s.play), 'bms', I(s.bms), 'chg', I(s.chg))
+  -- gend is false once cleared (nil: never set, nothing to delete).
   if s.gend then redis.call('HSET', key, 'gend', I(s.gend))
-  else redis.call('HDEL', key, 'gend') end
+  elseif s.gend == false then redis.call('HDEL', key, 'gend') end
   if s.eend then
     redis.call('HSET', key, 'eend', I(s.eend), 'erea', s.erea)
   end

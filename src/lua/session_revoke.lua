@@ -21,7 +21,7 @@ account(s, now)
 s.st = 'ending'
 s.eend = now + drain
 s.erea = 'revoked'
-s.gend = nil
+s.gend = false
 s.seen = now
 save(id, s, now)
 return {'OK', 'ending'}

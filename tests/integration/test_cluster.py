@@ -148,6 +148,19 @@ def healthz(svc):
 
 
 @settings(HB_SWEEP_INTERVAL_SEC=0)
+def test_admin_writes_create_the_anchor_first(svc):
+    # Before any script runs, heartbeatctl's own writes create the key that
+    # routes scripts: it must exist wherever the service's keys do.
+    anchor = svc.key("anchor")
+    assert svc.redis("EXISTS", anchor) == "0"
+    svc.ctl("game", "list")
+    assert svc.redis("EXISTS", anchor) == "0"   # reading creates nothing
+    svc.ctl("game", "add", "g1", "--name", "Game", "--rate", 1)
+    assert svc.redis("EXISTS", anchor) == "1"
+    assert svc.redis("GET", anchor) == "1"
+
+
+@settings(HB_SWEEP_INTERVAL_SEC=0)
 def test_every_script_runs_on_a_cluster_in_one_slot(svc):
     healthz(svc)
     # launcher_start, launcher_ott, game_verify, game_heartbeat, game_end.
@@ -275,7 +288,8 @@ def test_master_killed_replica_promoted_under_load(svc):
     healthz(svc)
 
 
-TESTS = [test_every_script_runs_on_a_cluster_in_one_slot,
+TESTS = [test_admin_writes_create_the_anchor_first,
+         test_every_script_runs_on_a_cluster_in_one_slot,
          test_slot_migrated_under_load_follows_ask_then_moved,
          test_master_killed_replica_promoted_under_load]
 

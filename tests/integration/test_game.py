@@ -373,11 +373,14 @@ def test_heartbeat_recovers_to_ok_after_wallet_topup(svc):
     time.sleep(1.2)
     keepalive(v.heartbeat(gs), "CHARGE_EXHAUSTED")
     assert v.wallet() == 0
+    # The end of grace is kept while it lasts, and removed on recovery.
+    assert svc.redis("HEXISTS", svc.key("gs:" + gs), "gend") == "1"
     time.sleep(0.5)
     svc.ctl("wallet", "topup", v.id, 5)
     # The time spent in grace is not charged: the wallet is the top-up.
     keepalive(v.heartbeat(gs), "OK")
     assert v.wallet() == 5000
+    assert svc.redis("HEXISTS", svc.key("gs:" + gs), "gend") == "0"
     time.sleep(0.5)
     keepalive(v.heartbeat(gs), "OK")
     spent = 5000 - v.wallet()
