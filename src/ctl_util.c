@@ -164,9 +164,10 @@ static int ctl_store_failed(const struct ctl *c, enum store_result res)
 }
 
 /*
- * Before the first command that can create a key, makes sure the anchor
- * exists: every script names it, and on a Redis Cluster it must exist
- * wherever any key of the service does (see src/lua/common.lua).
+ * Before the first command that can create a key, or the transaction that
+ * holds it, makes sure the anchor exists: every script names it, and on a
+ * Redis Cluster it must exist wherever any key of the service does (see
+ * src/lua/common.lua).
  */
 static int ctl_anchor(struct ctl *c, const char *cmd)
 {
@@ -175,9 +176,9 @@ static int ctl_anchor(struct ctl *c, const char *cmd)
 	struct store_reply *r = NULL;
 	enum store_result res;
 
-	if (c->anchored || (strcmp(cmd, "HSET") != 0 &&
-			    strcmp(cmd, "HSETNX") != 0 &&
-			    strcmp(cmd, "SADD") != 0))
+	if (c->anchored ||
+	    (strcmp(cmd, "HSET") != 0 && strcmp(cmd, "HSETNX") != 0 &&
+	     strcmp(cmd, "SADD") != 0 && strcmp(cmd, "MULTI") != 0))
 		return 0;
 	ctl_key(c, key, sizeof key, "anchor");
 	res = store_command(c->store, 4, argv, NULL, &r);
