@@ -100,6 +100,8 @@ int ctl_session_revoke(struct ctl *c, const char *const *pos,
 		       const char *const *opt);
 int ctl_sweep(struct ctl *c, const char *const *pos, const char *const *opt);
 int ctl_events(struct ctl *c, const char *const *pos, const char *const *opt);
+int ctl_pause(struct ctl *c, const char *const *pos, const char *const *opt);
+int ctl_resume(struct ctl *c, const char *const *pos, const char *const *opt);
 int ctl_launcher_list(struct ctl *c, const char *const *pos,
 		      const char *const *opt);
 int ctl_launcher_revoke(struct ctl *c, const char *const *pos,

@@ -42,6 +42,8 @@ static const struct ctl_cmd ctl_cmds[] = {
 	{"token", "revoke", 1, {NULL}, ctl_token_revoke, "TOKEN_OR_HASH"},
 	{"sweep", NULL, 0, {"limit"}, ctl_sweep, "[--limit N]"},
 	{"events", NULL, 0, {"count"}, ctl_events, "[--count N]"},
+	{"pause", NULL, 0, {NULL}, ctl_pause, ""},
+	{"resume", NULL, 0, {NULL}, ctl_resume, ""},
 };
 /* clang-format on */
 

@@ -171,3 +171,32 @@ int ctl_events(struct ctl *c, const char *const *pos, const char *const *opt)
 	store_reply_free(r);
 	return 0;
 }
+
+/* Sets the anchor's value, which every script reads first. */
+static int ctl_set_anchor(struct ctl *c, const char *value, const char *said)
+{
+	char key[CTL_KEY_MAX];
+	int rc;
+
+	ctl_key(c, key, sizeof key, "anchor");
+	rc = ctl_redis(c, NULL, "SET", key, value, (const char *)NULL);
+	if (rc == 0)
+		printf("%s\n", said);
+	return rc;
+}
+
+int ctl_pause(struct ctl *c, const char *const *pos, const char *const *opt)
+{
+	(void)pos;
+	(void)opt;
+	return ctl_set_anchor(c, "paused",
+			      "paused: every call that runs a script answers "
+			      "503 until heartbeatctl resume");
+}
+
+int ctl_resume(struct ctl *c, const char *const *pos, const char *const *opt)
+{
+	(void)pos;
+	(void)opt;
+	return ctl_set_anchor(c, "1", "resumed");
+}

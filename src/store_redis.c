@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/time.h>
 
 #include <hiredis/hiredis.h>
@@ -51,6 +52,10 @@ struct store_conn {
 	size_t pending;
 	char host[STORE_HOST_MAX];
 	int port; /* cluster nodes only; 0: an unused entry */
+	/* Counts the times the entry was made over to another node. */
+	unsigned gen;
+	/* A WATCH or MULTI is open on ctx (heartbeatctl's transactions). */
+	int tx;
 };
 
 struct store {
@@ -110,6 +115,7 @@ static void store_disconnect(struct store *st, struct store_conn *c)
 		redisFree(c->ctx);
 		c->ctx = NULL;
 	}
+	c->tx = 0;
 	store_fail_waiting(st, c);
 }
 
@@ -537,6 +543,7 @@ static struct store_conn *store_node(struct store *st, const char *host,
 	store_disconnect(st, spare);
 	snprintf(spare->host, sizeof spare->host, "%s", host);
 	spare->port = port;
+	spare->gen++;
 	return spare;
 }
 
@@ -577,13 +584,17 @@ static int store_ask_slots(struct store *st, const char *host, int port)
 			continue;
 		m = e->element[2];
 		if (m->type != REDIS_REPLY_ARRAY || m->elements < 2 ||
-		    m->element[0]->type != REDIS_REPLY_STRING ||
+		    (m->element[0]->type != REDIS_REPLY_STRING &&
+		     m->element[0]->type != REDIS_REPLY_NIL) ||
 		    m->element[1]->type != REDIS_REPLY_INTEGER ||
 		    m->element[0]->len >= sizeof master)
 			continue;
-		/* An empty host: the node we asked. */
+		/* No host (empty, or nil: an unknown endpoint): the node asked. */
 		snprintf(master, sizeof master, "%s",
-			 m->element[0]->len > 0 ? m->element[0]->str : host);
+			 m->element[0]->type == REDIS_REPLY_STRING &&
+				 m->element[0]->len > 0
+			     ? m->element[0]->str
+			     : host);
 		master_port = (int)m->element[1]->integer;
 	}
 	if (master_port <= 0 || master_port > 65535) {
@@ -705,6 +716,18 @@ static struct store_conn *store_route(struct store *st)
 
 /* ---- Calls --------------------------------------------------------------- */
 
+/*
+ * A script stopped by the cluster before it ran a command: a key of a slot
+ * being migrated that is not here (any more), or a cluster that is down.
+ * (Writes the script made before that command stay: see heartbeatctl pause
+ * in the README.)
+ */
+static int store_error_is_cluster_script(const char *msg)
+{
+	return strstr(msg, "non local key") != NULL ||
+	       strstr(msg, "cluster is down") != NULL;
+}
+
 /* Whether an error reply means Redis cannot serve now (not our bug). */
 static int store_error_is_unavailable(const char *msg)
 {
@@ -716,29 +739,42 @@ static int store_error_is_unavailable(const char *msg)
 	for (size_t i = 0; i < sizeof prefixes / sizeof prefixes[0]; i++)
 		if (strncmp(msg, prefixes[i], strlen(prefixes[i])) == 0)
 			return 1;
-	/*
-	 * A script's keys of a slot being migrated away that are not here
-	 * (any more): Redis refuses it before it changes anything.
-	 */
-	return strstr(msg, "non local key") != NULL;
+	return store_error_is_cluster_script(msg);
 }
 
 /*
- * Whether an unavailable error leaves the connection and the slot's owner
- * as they are: a slot migration under way, or a cluster that is down as a
- * whole.
+ * Whether an unavailable error leaves the connection as it is: a slot
+ * migration under way, a paused service, or a cluster that is down.
  */
 static int store_error_keeps_connection(const char *msg)
 {
 	return strncmp(msg, "TRYAGAIN", 8) == 0 ||
 	       strncmp(msg, "CLUSTERDOWN", 11) == 0 ||
-	       strstr(msg, "non local key") != NULL;
+	       store_error_is_cluster_script(msg);
+}
+
+/* Whether an error reply is a cluster redirect. */
+static int store_error_is_redirect(const char *msg)
+{
+	return strncmp(msg, "MOVED ", 6) == 0 || strncmp(msg, "ASK ", 4) == 0;
+}
+
+/* Notes on c whether argv opens or closes a transaction (or a WATCH). */
+static void store_note_tx(struct store_conn *c, const char *cmd)
+{
+	if (strcasecmp(cmd, "WATCH") == 0 || strcasecmp(cmd, "MULTI") == 0)
+		c->tx = 1;
+	else if (strcasecmp(cmd, "EXEC") == 0 ||
+		 strcasecmp(cmd, "DISCARD") == 0 ||
+		 strcasecmp(cmd, "UNWATCH") == 0)
+		c->tx = 0;
 }
 
 /*
  * Sends argv to the slot's node, connecting first if needed, follows
  * redirects and classifies the reply. With script >= 0, argv[1] is that
- * script's SHA and a NOSCRIPT reply reloads the script and sends once more.
+ * script's SHA and a NOSCRIPT reply reloads the script (on each node once)
+ * and sends again.
  */
 static enum store_result store_call(struct store *st, int script, int argc,
 				    const char **argv, const size_t *lens,
@@ -754,6 +790,7 @@ static enum store_result store_call(struct store *st, int script, int argc,
 		goto unavailable;
 	for (;;) {
 		struct store_conn *next = NULL;
+		unsigned gen = c->gen;
 		int rc;
 
 		if (script >= 0)
@@ -763,6 +800,19 @@ static enum store_result store_call(struct store *st, int script, int argc,
 			store_forget_owner(st);
 			goto unavailable;
 		}
+		if (gen != c->gen) {
+			/*
+			 * While this request waited, its connection dropped
+			 * and the entry went to another node: a reply stands,
+			 * but nothing more can be done on the entry.
+			 */
+			if (r->type != REDIS_REPLY_ERROR)
+				break;
+			store_set_error(st, "redis", r->str);
+			freeReplyObject(r);
+			goto unavailable;
+		}
+		store_note_tx(c, argv[0]);
 		if (r->type != REDIS_REPLY_ERROR)
 			break;
 		if (script >= 0 && !reloaded &&
@@ -775,12 +825,27 @@ static enum store_result store_call(struct store *st, int script, int argc,
 						      : STORE_ERROR;
 			continue;
 		}
-		if (!st->cluster ||
-		    (rc = store_redirect(st, c, r->str, &next, &asking)) == 0)
+		if (!st->cluster || !store_error_is_redirect(r->str))
 			break;
-		if (rc > 0 && redirects++ < STORE_REDIRECTS_MAX) {
+		if (c->tx) {
+			/*
+			 * A transaction (or WATCH) is open on this node: the
+			 * command cannot go elsewhere. Dropping the connection
+			 * discards the transaction.
+			 */
+			store_set_error(st, "cluster", r->str);
+			freeReplyObject(r);
+			store_disconnect(st, c);
+			store_forget_owner(st);
+			goto unavailable;
+		}
+		rc = redirects++ < STORE_REDIRECTS_MAX
+			 ? store_redirect(st, c, r->str, &next, &asking)
+			 : -1;
+		if (rc > 0) {
 			freeReplyObject(r);
 			c = next;
+			reloaded = 0; /* the next node may lack the script */
 			continue;
 		}
 		/*
@@ -804,7 +869,8 @@ static enum store_result store_call(struct store *st, int script, int argc,
 		if (!store_error_keeps_connection(r->str)) {
 			store_disconnect(st, c);
 			store_forget_owner(st);
-		} else if (strncmp(r->str, "CLUSTERDOWN", 11) == 0) {
+		} else if (strncmp(r->str, "CLUSTERDOWN", 11) == 0 ||
+			   strstr(r->str, "cluster is down") != NULL) {
 			store_forget_owner(st);
 		}
 	}
@@ -883,32 +949,6 @@ size_t store_pipeline_pending(const struct store *st)
 	return st->pending;
 }
 
-/*
- * Waits until c has bytes to read or deadline_ms passes. Returns 0, or -1
- * with the error recorded.
- */
-static int store_wait_readable(struct store *st, struct store_conn *c,
-			       int64_t deadline_ms)
-{
-	for (;;) {
-		struct pollfd pfd = {c->ctx->fd, POLLIN, 0};
-		int64_t left = deadline_ms - util_now_ms();
-		int n;
-
-		if (left <= 0) {
-			store_set_error(st, "redis I/O", "timed out");
-			return -1;
-		}
-		n = poll(&pfd, 1, left > INT32_MAX ? INT32_MAX : (int)left);
-		if (n > 0)
-			return 0;
-		if (n < 0 && errno != EINTR) {
-			store_set_error(st, "redis I/O", strerror(errno));
-			return -1;
-		}
-	}
-}
-
 /* Sends what waits in c's output buffer. Returns 0, or -1 with c dropped. */
 static int store_flush_write(struct store *st, struct store_conn *c)
 {
@@ -924,23 +964,23 @@ static int store_flush_write(struct store *st, struct store_conn *c)
 	return 0;
 }
 
-/* Reads every reply c's pipeline waits for, by deadline_ms. */
-static void store_flush_read(struct store *st, struct store_conn *c,
-			     int64_t deadline_ms)
+/*
+ * Hands every complete reply already read on c to its waiting request.
+ * Returns 0, or -1 with c dropped.
+ */
+static int store_deliver(struct store *st, struct store_conn *c)
 {
 	while (c->wait_head != NULL) {
 		struct store_wait *w;
 		void *reply = NULL;
 
-		if (redisGetReplyFromReader(c->ctx, &reply) != REDIS_OK)
-			goto io_error;
-		if (reply == NULL) {
-			if (store_wait_readable(st, c, deadline_ms) != 0)
-				goto fail;
-			if (redisBufferRead(c->ctx) != REDIS_OK)
-				goto io_error;
-			continue;
+		if (redisGetReplyFromReader(c->ctx, &reply) != REDIS_OK) {
+			store_set_error(st, "redis I/O", c->ctx->errstr);
+			store_disconnect(st, c);
+			return -1;
 		}
+		if (reply == NULL)
+			return 0;
 		w = c->wait_head;
 		c->wait_head = w->next;
 		if (c->wait_head == NULL)
@@ -954,16 +994,13 @@ static void store_flush_read(struct store *st, struct store_conn *c,
 		w->reply = reply;
 		st->pipe->ready(st->pipe->ctx, w->req);
 	}
-	return;
-io_error:
-	store_set_error(st, "redis I/O", c->ctx->errstr);
-fail:
-	store_disconnect(st, c);
-	store_forget_owner(st);
+	return 0;
 }
 
 void store_pipeline_flush(struct store *st)
 {
+	struct pollfd pfd[STORE_NODES_MAX];
+	struct store_conn *polled[STORE_NODES_MAX];
 	int64_t deadline;
 
 	if (st->pending == 0)
@@ -974,9 +1011,55 @@ void store_pipeline_flush(struct store *st)
 		if (st->conn[i].pending > 0 &&
 		    store_flush_write(st, &st->conn[i]) != 0)
 			store_forget_owner(st);
-	for (int i = 0; i < STORE_NODES_MAX; i++)
-		if (st->conn[i].pending > 0)
-			store_flush_read(st, &st->conn[i], deadline);
+	/* Then the replies, from whichever node answers first. */
+	for (;;) {
+		int64_t left;
+		int n = 0, ready;
+
+		for (int i = 0; i < STORE_NODES_MAX; i++) {
+			struct store_conn *c = &st->conn[i];
+
+			if (c->pending == 0)
+				continue;
+			if (store_deliver(st, c) != 0) {
+				store_forget_owner(st);
+				continue;
+			}
+			if (c->pending == 0)
+				continue;
+			pfd[n].fd = c->ctx->fd;
+			pfd[n].events = POLLIN;
+			pfd[n].revents = 0;
+			polled[n++] = c;
+		}
+		if (n == 0)
+			return;
+		left = deadline - util_now_ms();
+		ready = left > 0 ? poll(pfd, (nfds_t)n,
+					left > INT32_MAX ? INT32_MAX : (int)left)
+				 : 0;
+		if (ready < 0 && errno == EINTR)
+			continue;
+		if (ready <= 0) {
+			/* Timed out (or poll failed): the nodes still owing. */
+			store_set_error(st, "redis I/O",
+					ready == 0 ? "timed out" : strerror(errno));
+			for (int i = 0; i < n; i++)
+				store_disconnect(st, polled[i]);
+			store_forget_owner(st);
+			return;
+		}
+		for (int i = 0; i < n; i++) {
+			if (pfd[i].revents == 0)
+				continue;
+			if (redisBufferRead(polled[i]->ctx) != REDIS_OK) {
+				store_set_error(st, "redis I/O",
+						polled[i]->ctx->errstr);
+				store_disconnect(st, polled[i]);
+				store_forget_owner(st);
+			}
+		}
+	}
 }
 
 void store_reply_free(struct store_reply *r)

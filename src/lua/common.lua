@@ -4,8 +4,11 @@
 -- settings in one place:
 --   KEYS[1]  the anchor: routes the script (every key shares its hash tag)
 --            and exists while any key of the service does, so that on a
---            Redis Cluster whose slot is being migrated the script runs
---            where all the keys are (see the README, Redis Cluster)
+--            Redis Cluster whose slot is being migrated the script goes
+--            where the anchor is (see the README, Redis Cluster). Its value
+--            is '1', or 'paused' (heartbeatctl pause): then every script
+--            stops before touching anything else, with a TRYAGAIN error
+--            (503), so that no script runs half-way while keys move.
 --   ARGV[1]  the key base, "<prefix>{core}:"
 --   ARGV[2]  game session TTL, ms        ARGV[3]  grace period, ms
 --   ARGV[4]  launcher TTL, ms            ARGV[5]  tombstone lifetime, ms
@@ -25,7 +28,12 @@ local LTTL = tonumber(ARGV[4])
 local TOMB = tonumber(ARGV[5])
 local MARGIN = tonumber(ARGV[6])
 local DEADLINES = B .. 'deadlines'
-if redis.call('EXISTS', KEYS[1]) == 0 then redis.call('SET', KEYS[1], '1') end
+local ANCHOR = redis.call('GET', KEYS[1])
+if not ANCHOR then
+  redis.call('SET', KEYS[1], '1')
+elseif ANCHOR == 'paused' then
+  return redis.error_reply('TRYAGAIN the service is paused (heartbeatctl resume)')
+end
 local LIMITS = {string.match(ARGV[7], '^(%d+),(%d+),(%d+),(%d+)$')}
 for i = 1, 4 do LIMITS[i] = tonumber(LIMITS[i]) or 0 end
 

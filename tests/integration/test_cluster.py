@@ -3,8 +3,9 @@
 replica each on loopback (redis-cli --cluster create), the workers and
 heartbeatctl given only seed nodes. The whole flow runs against it, with
 every script; the slot of the service's keys is migrated to another master
-under a running load (the workers follow ASK, then MOVED); the slot's master
-is killed and its replica promoted under load. Throughout, answers are 200
+under a running load while the service is paused (the workers follow ASK,
+then MOVED); the slot's master is killed and its replica promoted under
+load. Throughout, answers are 200
 or 503 with Retry-After, and the ledger is exact afterwards.
 
     test_cluster.py [TEST_NAME ...]
@@ -29,10 +30,14 @@ from test_ops import parse_metrics, value  # noqa: E402
 MASTERS = 3
 
 
-def cluster_port():
-    """A free loopback port whose cluster bus port (+10000) is free too."""
+def cluster_port(taken=()):
+    """A free loopback port whose cluster bus port (+10000) is free too,
+    both below the kernel's ephemeral range (where other suites' ports and
+    outgoing connections come from), and not in taken."""
     while True:
-        port = random.randint(20000, 29999)
+        port = random.randint(10000, 19999)
+        if port in taken:
+            continue
         try:
             for p in (port, port + 10000):
                 s = socket.socket()
@@ -50,7 +55,9 @@ class ClusterService(Service):
     replicas on loopback TCP, each node in a directory of its own."""
 
     def __init__(self, name, env=None):
-        self.ports = [cluster_port() for _ in range(2 * MASTERS)]
+        self.ports = []
+        for _ in range(2 * MASTERS):
+            self.ports.append(cluster_port(self.ports))
         e = {"HB_REDIS_SOCKET": "",
              "HB_REDIS_CLUSTER": ",".join("127.0.0.1:%d" % p
                                           for p in self.ports),
@@ -69,6 +76,7 @@ class ClusterService(Service):
             "--dir", d, "--cluster-enabled", "yes",
             "--cluster-config-file", "nodes.conf",
             "--cluster-node-timeout", "1000", "--save", "",
+            "--repl-diskless-sync-delay", "0",
             "--appendonly", "yes", "--appendfsync", "always",
             "--daemonize", "no"], "redis-%d.log" % port)
 
@@ -87,9 +95,17 @@ class ClusterService(Service):
             "cluster_state:ok" in self.cli(p, "CLUSTER", "INFO")
             for p in self.ports), timeout=30)
         # Failover needs every replica to know its master's link is up.
-        wait_for("replicas in sync", lambda: sum(
-            "master_link_status:up" in self.cli(p, "INFO", "replication")
-            for p in self.ports) == MASTERS, timeout=30)
+        try:
+            wait_for("replicas in sync", lambda: sum(
+                "master_link_status:up" in self.cli(p, "INFO", "replication")
+                for p in self.ports) == MASTERS, timeout=60)
+        except RuntimeError:
+            for p in self.ports:
+                print("node %d: %s" % (p, " ".join(
+                    line for line in self.cli(p, "INFO",
+                                              "replication").splitlines()
+                    if line.startswith(("role", "master_link", "connected")))))
+            raise
 
     def stop(self):
         for p in self.ports:
@@ -213,11 +229,15 @@ def test_every_script_runs_on_a_cluster_in_one_slot(svc):
 
 
 def migrate_slot(svc, load, src, dst):
-    """Moves the service's slot from master src to master dst the way an
-    operator would with CLUSTER SETSLOT and MIGRATE, in batches, the anchor
-    key last, pausing between steps so the load meets every state."""
+    """Moves the service's slot from master src to master dst as the README
+    says: heartbeatctl pause, then CLUSTER SETSLOT and MIGRATE in batches,
+    the anchor key last, SETSLOT NODE on the importing node first, and
+    heartbeatctl resume; with pauses between steps so the load meets every
+    state. Returns the answers given while paused."""
     slot, ids = svc.slot(), svc.masters()
     anchor = svc.key("anchor")
+    assert "paused" in svc.ctl("pause").stdout
+    first = len(load.statuses())
     assert svc.cli(dst, "CLUSTER", "SETSLOT", slot, "IMPORTING",
                    ids[src]) == "OK"
     assert svc.cli(src, "CLUSTER", "SETSLOT", slot, "MIGRATING",
@@ -237,24 +257,29 @@ def migrate_slot(svc, load, src, dst):
     # Only the anchor's absence sends scripts on (ASK): hold that state.
     n = len(load.statuses())
     wait_for("requests answered while asking",
-             lambda: load.statuses()[n:].count(200) >= 20, timeout=20)
+             lambda: len(load.statuses()) >= n + 20, timeout=20)
     # The importing node first, so that no node sends back to the source.
     for port in [dst, src] + [p for p in ids if p not in (src, dst)]:
         assert svc.cli(port, "CLUSTER", "SETSLOT", slot, "NODE",
                        ids[dst]) == "OK"
+    last = len(load.statuses())
+    assert "resumed" in svc.ctl("resume").stdout
+    return load.statuses()[first:last]
 
 
-def test_slot_migrated_under_load_follows_ask_then_moved(svc):
+def test_slot_migrated_under_load_while_paused(svc):
     v = Venue(svc, rate=RATE_COINS, coins=100000)
     sessions = [v.session("pc-%d" % i)[1] for i in range(4)]
     src = svc.owner_port()
     dst = [p for p in svc.masters() if p != src][0]
     with Load(v, sessions) as load:
         time.sleep(0.3)
-        migrate_slot(svc, load, src, dst)
+        paused = migrate_slot(svc, load, src, dst)
         wait_for("service on the new master",
                  lambda: load.statuses()[-10:] == [200] * 10, timeout=30)
     load.check({200, 503})
+    # Requests already in Redis when the pause began may still finish.
+    assert len(paused) > 50 and set(paused[6:]) == {503}, paused
     assert svc.owner_port() == dst
     assert svc.cli(src, "DBSIZE") == "0"
     samples, _ = parse_metrics(svc.request("GET", "/metrics").body.decode())
@@ -290,7 +315,7 @@ def test_master_killed_replica_promoted_under_load(svc):
 
 TESTS = [test_admin_writes_create_the_anchor_first,
          test_every_script_runs_on_a_cluster_in_one_slot,
-         test_slot_migrated_under_load_follows_ask_then_moved,
+         test_slot_migrated_under_load_while_paused,
          test_master_killed_replica_promoted_under_load]
 
 if __name__ == "__main__":

@@ -16,8 +16,8 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from harness import (Service, Venue, free_port, run_suite,  # noqa: E402
-                     settings, wait_for)
+from harness import (Service, Venue, expect_error, free_port,  # noqa: E402
+                     run_suite, settings, wait_for)
 from test_invariants import RATE_COINS, Ledger  # noqa: E402
 from test_load_faults import Load  # noqa: E402
 
@@ -120,6 +120,29 @@ def test_healthz_follows_redis_and_its_role(svc):
     svc.redis("REPLICAOF", "NO", "ONE")
     wait_for("master again",
              lambda: svc.request("GET", "/healthz").json == up)
+
+
+def test_pause_answers_503_until_resume_and_changes_nothing(svc):
+    v = Venue(svc)
+    _, gs = v.session()
+    assert v.heartbeat(gs).status == 200
+    before = svc.redis("HGETALL", svc.key("gs:" + gs))
+    wallet = v.wallet()
+    out = svc.ctl("pause").stdout
+    assert "paused" in out, out
+    for r in (v.heartbeat(gs), v.check(gs), v.end(gs),
+              v.launcher_start("pc-2")):
+        expect_error(r, 503, "SERVICE_UNAVAILABLE")
+        assert r.header("Retry-After") == "1", r.headers
+    # Scripts of heartbeatctl stop too; nothing was written meanwhile.
+    p = svc.ctl("sweep", check=False)
+    assert p.returncode == 3, (p.returncode, p.stderr)
+    assert svc.redis("HGETALL", svc.key("gs:" + gs)) == before
+    assert v.wallet() == wallet
+    assert svc.ctl("resume").stdout.strip() == "resumed"
+    r = v.heartbeat(gs)
+    assert r.status == 200 and r.data["result"] == "OK", r
+    assert v.end(gs).status == 200
 
 
 class SentinelService(Service):
@@ -228,6 +251,7 @@ def test_sentinel_failover_under_load_resumes_with_an_exact_ledger(svc):
 TESTS = [test_metrics_are_valid_prometheus_text_with_the_service_figures,
          test_metrics_are_refused_outside_the_allowed_addresses,
          test_healthz_follows_redis_and_its_role,
+         test_pause_answers_503_until_resume_and_changes_nothing,
          test_sentinel_failover_under_load_resumes_with_an_exact_ledger]
 
 
