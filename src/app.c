@@ -153,6 +153,7 @@ int app_handle(struct app *app, const struct transport *t)
 	c.body = NULL;
 	c.flashback = 0;
 	c.retry_after = 0;
+	c.paused = 0;
 	c.route = -1;
 	c.path_id[0] = '\0';
 
@@ -167,8 +168,9 @@ int app_handle(struct app *app, const struct transport *t)
 		resp.body.len = 0;
 	rc = http_response_send(&req, &resp);
 	metrics_request(c.route, resp.st, util_now_ms() - started);
-	if (resp.status >= 500 || log_enabled(LOG_DEBUG))
-		log_line(resp.status >= 500 ? LOG_WARN : LOG_DEBUG,
+	/* A planned pause is no failure: its 503s are logged as debug. */
+	if ((resp.status >= 500 && !c.paused) || log_enabled(LOG_DEBUG))
+		log_line(resp.status >= 500 && !c.paused ? LOG_WARN : LOG_DEBUG,
 			 "event=request rid=%s method=%s path=\"%.128s\" "
 			 "status=%d ms=%lld",
 			 req.request_id, req.method, req.path, resp.status,

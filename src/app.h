@@ -26,6 +26,7 @@ struct call {
 	struct json_body *body; /* parsed body, owned by the call, or NULL */
 	int flashback;		/* answer in the device API's body shape */
 	int64_t retry_after;	/* Retry-After of a 429/503, 0: configured */
+	int paused;		/* a 503 because the service is paused */
 	int route;		/* index of the matched route, -1: none */
 	char path_id[HTTP_PATH_MAX]; /* the path segment matched by '*' */
 };

@@ -165,7 +165,9 @@ int call_script(struct call *c, enum script_id id, int argc,
 	*out = NULL;
 	res = store_script(c->app->store, id, argc, argv, lens, &r);
 	if (res == STORE_UNAVAILABLE) {
-		log_line(LOG_WARN, "event=store_unavailable rid=%s script=%s err=\"%s\"",
+		c->paused = store_paused(c->app->store);
+		log_line(c->paused ? LOG_DEBUG : LOG_WARN,
+			 "event=store_unavailable rid=%s script=%s err=\"%s\"",
 			 c->req->request_id, script_defs[id].name,
 			 store_last_error(c->app->store));
 		call_error(c, HB_SERVICE_UNAVAILABLE, NULL);

@@ -156,11 +156,16 @@ static void ops_store_metrics(struct call *c, struct jw *w)
 	struct store_reply *r = NULL;
 	int up = store_script(c->app->store, SCRIPT_METRICS, 0, NULL, NULL,
 			      &r) == STORE_OK;
+	int paused = !up && store_paused(c->app->store);
 
 	ops_printf(w, "# HELP heartbeat_redis_up Whether Redis answered this "
 		      "scrape.\n# TYPE heartbeat_redis_up gauge\n"
 		      "heartbeat_redis_up %d\n",
-		   up);
+		   up || paused);
+	ops_printf(w, "# HELP heartbeat_paused Whether the service is paused "
+		      "(heartbeatctl pause).\n# TYPE heartbeat_paused gauge\n"
+		      "heartbeat_paused %d\n",
+		   paused);
 	if (up) {
 		const struct store_reply *stats = store_reply_at(r, 4);
 		long long now = store_reply_int(store_reply_at(r, 3));

@@ -51,6 +51,12 @@ enum store_result store_command(struct store *st, int argc,
 				const char *const *argv, const size_t *lens,
 				struct store_reply **out);
 
+/*
+ * Whether the last call answered STORE_UNAVAILABLE because the service is
+ * paused (heartbeatctl pause), not because Redis failed.
+ */
+int store_paused(const struct store *st);
+
 /* The last error of the store, for the log. Never NULL. */
 const char *store_last_error(const struct store *st);
 

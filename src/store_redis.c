@@ -74,6 +74,7 @@ struct store {
 	const struct store_pipeline_ops *pipe;
 	size_t pending;
 	int connecting; /* connect's own commands go unpipelined */
+	int paused;	/* the last call found the service paused */
 	char sha[SCRIPT_COUNT][41];
 	char error[256];
 	int connected_before;
@@ -169,6 +170,11 @@ void store_free(struct store *st)
 	for (int i = 0; i < STORE_NODES_MAX; i++)
 		store_disconnect(st, &st->conn[i]);
 	free(st);
+}
+
+int store_paused(const struct store *st)
+{
+	return st->paused;
 }
 
 const char *store_last_error(const struct store *st)
@@ -785,12 +791,18 @@ static enum store_result store_call(struct store *st, int script, int argc,
 	int asking = 0, redirects = 0, reloaded = 0;
 	enum store_result res;
 
+	int closes = strcasecmp(argv[0], "EXEC") == 0 ||
+		     strcasecmp(argv[0], "DISCARD") == 0;
+	unsigned gen;
+
 	*out = NULL;
+	st->paused = 0;
 	if ((c = store_route(st)) == NULL)
 		goto unavailable;
+	gen = c->gen;
 	for (;;) {
 		struct store_conn *next = NULL;
-		unsigned gen = c->gen;
+		int in_tx = c->tx || closes;
 		int rc;
 
 		if (script >= 0)
@@ -812,9 +824,12 @@ static enum store_result store_call(struct store *st, int script, int argc,
 			freeReplyObject(r);
 			goto unavailable;
 		}
-		store_note_tx(c, argv[0]);
-		if (r->type != REDIS_REPLY_ERROR)
+		if (r->type != REDIS_REPLY_ERROR) {
+			store_note_tx(c, argv[0]);
 			break;
+		}
+		if (closes)
+			c->tx = 0; /* EXECABORT: the transaction is gone */
 		if (script >= 0 && !reloaded &&
 		    strncmp(r->str, "NOSCRIPT", 8) == 0) {
 			freeReplyObject(r);
@@ -823,15 +838,23 @@ static enum store_result store_call(struct store *st, int script, int argc,
 			if (store_load_script(st, c, (enum script_id)script) != 0)
 				return c->ctx == NULL ? STORE_UNAVAILABLE
 						      : STORE_ERROR;
+			if (gen != c->gen) {
+				store_set_error(st, "redis", "connection moved");
+				goto unavailable;
+			}
 			continue;
 		}
 		if (!st->cluster || !store_error_is_redirect(r->str))
 			break;
-		if (c->tx) {
+		if (in_tx || (strcasecmp(argv[0], "WATCH") == 0 &&
+			      strncmp(r->str, "ASK ", 4) == 0)) {
 			/*
-			 * A transaction (or WATCH) is open on this node: the
-			 * command cannot go elsewhere. Dropping the connection
-			 * discards the transaction.
+			 * A transaction (or WATCH) is open on this node, or
+			 * EXEC found its keys moved: the command cannot go
+			 * elsewhere. Dropping the connection discards the
+			 * transaction. (A first WATCH may follow MOVED: it
+			 * watches nothing yet; not ASK: what follows would go
+			 * back to the owner.)
 			 */
 			store_set_error(st, "cluster", r->str);
 			freeReplyObject(r);
@@ -845,6 +868,7 @@ static enum store_result store_call(struct store *st, int script, int argc,
 		if (rc > 0) {
 			freeReplyObject(r);
 			c = next;
+			gen = c->gen;
 			reloaded = 0; /* the next node may lack the script */
 			continue;
 		}
@@ -862,6 +886,12 @@ static enum store_result store_call(struct store *st, int script, int argc,
 		return STORE_OK;
 	}
 	store_set_error(st, "redis", r->str);
+	if (strncmp(r->str, "TRYAGAIN paused", 15) == 0) {
+		/* heartbeatctl pause: no failure of Redis's. */
+		st->paused = 1;
+		freeReplyObject(r);
+		return STORE_UNAVAILABLE;
+	}
 	metrics_add(METRICS_REDIS_ERRORS, 1);
 	res = STORE_ERROR;
 	if (store_error_is_unavailable(r->str)) {
@@ -1005,12 +1035,12 @@ void store_pipeline_flush(struct store *st)
 
 	if (st->pending == 0)
 		return;
-	deadline = util_now_ms() + st->cfg->redis_timeout_ms;
 	/* Every node gets its commands before any reply is awaited. */
 	for (int i = 0; i < STORE_NODES_MAX; i++)
 		if (st->conn[i].pending > 0 &&
 		    store_flush_write(st, &st->conn[i]) != 0)
 			store_forget_owner(st);
+	deadline = util_now_ms() + st->cfg->redis_timeout_ms;
 	/* Then the replies, from whichever node answers first. */
 	for (;;) {
 		int64_t left;
@@ -1034,11 +1064,15 @@ void store_pipeline_flush(struct store *st)
 		}
 		if (n == 0)
 			return;
+		/* Past the deadline, one last look at what has arrived. */
 		left = deadline - util_now_ms();
-		ready = left > 0 ? poll(pfd, (nfds_t)n,
-					left > INT32_MAX ? INT32_MAX : (int)left)
-				 : 0;
+		ready = poll(pfd, (nfds_t)n,
+			     left <= 0 ? 0
+			     : left > INT32_MAX ? INT32_MAX
+						: (int)left);
 		if (ready < 0 && errno == EINTR)
+			continue;
+		if (ready == 0 && left > 0)
 			continue;
 		if (ready <= 0) {
 			/* Timed out (or poll failed): the nodes still owing. */

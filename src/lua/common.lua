@@ -32,7 +32,7 @@ local ANCHOR = redis.call('GET', KEYS[1])
 if not ANCHOR then
   redis.call('SET', KEYS[1], '1')
 elseif ANCHOR == 'paused' then
-  return redis.error_reply('TRYAGAIN the service is paused (heartbeatctl resume)')
+  return redis.error_reply('TRYAGAIN paused: heartbeatctl resume ends it')
 end
 local LIMITS = {string.match(ARGV[7], '^(%d+),(%d+),(%d+),(%d+)$')}
 for i = 1, 4 do LIMITS[i] = tonumber(LIMITS[i]) or 0 end

@@ -229,6 +229,12 @@ const char *store_last_error(const struct store *st)
 	return st->err;
 }
 
+int store_paused(const struct store *st)
+{
+	(void)st;
+	return 0;
+}
+
 const char *store_mode(const struct store *st)
 {
 	(void)st;

@@ -134,6 +134,12 @@ def test_pause_answers_503_until_resume_and_changes_nothing(svc):
               v.launcher_start("pc-2")):
         expect_error(r, 503, "SERVICE_UNAVAILABLE")
         assert r.header("Retry-After") == "1", r.headers
+    # A planned pause: Redis is up, nothing failed, no warning logged.
+    samples, _ = parse_metrics(svc.request("GET", "/metrics").body.decode())
+    assert value(samples, "heartbeat_paused") == 1, samples
+    assert value(samples, "heartbeat_redis_up") == 1, samples
+    assert value(samples, "heartbeat_redis_errors_total") == 0, samples
+    assert "level=warn" not in svc.worker_log(), svc.worker_log()[-2000:]
     # Scripts of heartbeatctl stop too; nothing was written meanwhile.
     p = svc.ctl("sweep", check=False)
     assert p.returncode == 3, (p.returncode, p.stderr)
@@ -143,6 +149,8 @@ def test_pause_answers_503_until_resume_and_changes_nothing(svc):
     r = v.heartbeat(gs)
     assert r.status == 200 and r.data["result"] == "OK", r
     assert v.end(gs).status == 200
+    samples, _ = parse_metrics(svc.request("GET", "/metrics").body.decode())
+    assert value(samples, "heartbeat_paused") == 0, samples
 
 
 class SentinelService(Service):
