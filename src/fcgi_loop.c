@@ -16,7 +16,9 @@
  * FCGI_CANT_MPX_CONN), so a connection owns at most one coroutine, and
  * nginx's kept-alive connections (fastcgi_keep_conn on) cost nothing while
  * idle. A connection whose peer leaves while its request waits for Redis is
- * closed at once and freed when the request has finished.
+ * closed at once and freed when the request has finished. A connection
+ * whose peer stops midway (part of a record or of a request sent, or an
+ * answer it does not read) for HB_FCGI_STALL_SEC is closed.
  */
 #include <errno.h>
 #include <netinet/in.h>
@@ -49,6 +51,8 @@
 #define LOOP_STOP_TICK_MS 100
 /* How long accepting pauses when out of descriptors or memory. */
 #define LOOP_ACCEPT_PAUSE_MS 100
+/* How often stalled connections are looked for. */
+#define LOOP_STALL_TICK_MS 1000
 
 /* The answer's body when no coroutine stack can be had. */
 #define LOOP_OVERLOADED_BODY                                                   \
@@ -68,6 +72,7 @@ struct loop_conn {
 	int queued;	    /* in the run queue */
 	int dead;	    /* closed: free when the request is done */
 	int writing;	    /* EPOLLOUT is armed */
+	int64_t active_ms;  /* when the peer last sent or took bytes */
 	struct loop_conn *run_next;
 	struct loop_conn *prev, *next; /* every open connection */
 };
@@ -81,6 +86,8 @@ struct loop {
 	int tcp;		  /* the listener is TCP: set TCP_NODELAY */
 	int stopping;
 	int64_t stop_deadline;
+	int64_t stall_ms;	  /* HB_FCGI_STALL_SEC */
+	int64_t next_stall_scan;  /* when to look for stalled peers next */
 	size_t nconns;
 	uint64_t served;
 	uint64_t flushes;   /* pipelines sent to Redis */
@@ -255,6 +262,7 @@ static int loop_flush(struct loop *lp, struct loop_conn *c)
 		ssize_t n = write(c->fd, p, len);
 
 		if (n > 0) {
+			c->active_ms = util_now_ms();
 			fcgi_conn_consumed(&c->proto, (size_t)n);
 			p = fcgi_conn_pending(&c->proto, &len);
 			continue;
@@ -345,6 +353,7 @@ static void loop_accept(struct loop *lp)
 		}
 		c->lp = lp;
 		c->fd = fd;
+		c->active_ms = util_now_ms();
 		fcgi_conn_init(&c->proto, &lp->lim);
 		c->t.param = loop_param;
 		c->t.read = loop_read;
@@ -386,6 +395,7 @@ static int loop_on_readable(struct loop *lp, struct loop_conn *c)
 		ssize_t n = read(c->fd, buf, sizeof buf);
 
 		if (n > 0) {
+			c->active_ms = util_now_ms();
 			if (fcgi_conn_feed(&c->proto, buf, (size_t)n) != 0)
 				break;
 			if ((size_t)n < sizeof buf)
@@ -401,6 +411,31 @@ static int loop_on_readable(struct loop *lp, struct loop_conn *c)
 		return -1;
 	}
 	return loop_progress(lp, c);
+}
+
+/*
+ * Closes every connection whose peer has owed bytes (the rest of a record
+ * or request) or left an answer unread for the stall time. Idle kept
+ * connections and connections whose request is in hand are not stalled.
+ */
+static void loop_reap_stalled(struct loop *lp)
+{
+	int64_t now = util_now_ms();
+	struct loop_conn *c, *next;
+
+	if (now < lp->next_stall_scan)
+		return;
+	lp->next_stall_scan = now + LOOP_STALL_TICK_MS;
+	for (c = lp->conns; c != NULL; c = next) {
+		next = c->next;
+		if (c->running || now - c->active_ms < lp->stall_ms ||
+		    !(fcgi_conn_partial(&c->proto) || c->writing))
+			continue;
+		log_line(LOG_WARN,
+			 "event=fcgi_stalled idle_ms=%lld writing=%d",
+			 (long long)(now - c->active_ms), c->writing);
+		loop_close(lp, c);
+	}
 }
 
 /* ---- Requests -------------------------------------------------------------
@@ -535,6 +570,7 @@ int fcgi_loop_serve(struct app *app, int listen_fd)
 	lp.lim.params_bytes = FCGI_PARAMS_BYTES_MAX;
 	lp.lim.params_count = FCGI_PARAMS_COUNT_MAX;
 	lp.lim.body = (size_t)app->cfg->body_limit;
+	lp.stall_ms = app->cfg->fcgi_stall_sec * 1000;
 	lp.lim.max_conns = FCGI_LOOP_CONN_MAX;
 	lp.ops.self = loop_store_self;
 	lp.ops.suspend = loop_store_suspend;
@@ -617,6 +653,9 @@ int fcgi_loop_serve(struct app *app, int listen_fd)
 			timeout = left < LOOP_STOP_TICK_MS ? (int)left
 							   : LOOP_STOP_TICK_MS;
 		}
+		if (lp.nconns > 0 &&
+		    (timeout < 0 || timeout > LOOP_STALL_TICK_MS))
+			timeout = LOOP_STALL_TICK_MS;
 		n = epoll_pwait(lp.epfd, events, LOOP_EVENTS, timeout,
 				&unblocked);
 		if (n < 0) {
@@ -642,6 +681,7 @@ int fcgi_loop_serve(struct app *app, int listen_fd)
 				loop_on_readable(&lp, c);
 		}
 		loop_run(&lp);
+		loop_reap_stalled(&lp);
 		if (!lp.stopping)
 			app_maybe_sweep(app);
 	}

@@ -537,6 +537,12 @@ void fcgi_conn_free(struct fcgi_conn *c)
 	fcgi_buf_free(&c->out);
 }
 
+int fcgi_conn_partial(const struct fcgi_conn *c)
+{
+	return c->hdr_len > 0 || c->content_left > 0 || c->padding_left > 0 ||
+	       c->state == FCGI_REQ_PARAMS || c->state == FCGI_REQ_STDIN;
+}
+
 int fcgi_conn_feed(struct fcgi_conn *c, const void *data, size_t len)
 {
 	const unsigned char *p = data;

@@ -153,6 +153,12 @@ void fcgi_conn_free(struct fcgi_conn *c);
 int fcgi_conn_feed(struct fcgi_conn *c, const void *data, size_t len);
 
 /*
+ * Whether c holds part of a record, or a request begun and not yet whole:
+ * the peer owes more bytes.
+ */
+int fcgi_conn_partial(const struct fcgi_conn *c);
+
+/*
  * A parameter of the request in hand by name, or NULL. The first of
  * duplicates wins. Borrowed: valid until the request is ended.
  */

@@ -239,6 +239,31 @@ START_TEST(request_fed_one_byte_at_a_time)
 }
 END_TEST
 
+/* The peer owes bytes from the first byte of a request to its last. */
+START_TEST(partial_from_first_byte_to_whole_request)
+{
+	struct fcgi_buf b = {0};
+	struct fcgi_conn c;
+
+	usual_request(&b, 1, FCGI_KEEP_CONN, 7, 0);
+	conn_start(&c);
+	ck_assert_int_eq(fcgi_conn_partial(&c), 0);
+	for (size_t i = 0; i + 1 < b.len; i++) {
+		ck_assert_int_eq(fcgi_conn_feed(&c, b.data + i, 1), 0);
+		ck_assert_msg(fcgi_conn_partial(&c), "not partial at byte %zu",
+			      i);
+	}
+	ck_assert_int_eq(fcgi_conn_feed(&c, b.data + b.len - 1, 1), 0);
+	ck_assert_int_eq(c.state, FCGI_REQ_READY);
+	ck_assert_int_eq(fcgi_conn_partial(&c), 0);
+	/* Answered on a kept connection: idle again, owing nothing. */
+	ck_assert_int_eq(fcgi_conn_end_request(&c, 0), 0);
+	ck_assert_int_eq(fcgi_conn_partial(&c), 0);
+	fcgi_conn_free(&c);
+	fcgi_buf_free(&b);
+}
+END_TEST
+
 START_TEST(padding_of_any_length_is_skipped)
 {
 	static const size_t pads[] = {0, 1, 5, 7, 8, 255};
@@ -859,6 +884,7 @@ static Suite *fcgi_suite(void)
 	tcase_add_test(tc, request_in_one_piece);
 	tcase_add_test(tc, request_split_at_every_byte_boundary);
 	tcase_add_test(tc, request_fed_one_byte_at_a_time);
+	tcase_add_test(tc, partial_from_first_byte_to_whole_request);
 	tcase_add_test(tc, padding_of_any_length_is_skipped);
 	tcase_add_test(tc, long_names_and_values_use_four_byte_lengths);
 	suite_add_tcase(s, tc);

@@ -92,7 +92,8 @@ class Response:
 class Service:
     """Redis, workers and a web server for one suite."""
 
-    def __init__(self, name, env=None, workers=2, ipv6=False):
+    def __init__(self, name, env=None, workers=2, ipv6=False,
+                 event_loop=None):
         self.name = name
         # ipv6: nginx also listens on [::1] (same port); request(host="::1").
         self.ipv6 = ipv6
@@ -101,8 +102,9 @@ class Service:
         self.worker_sock = os.path.join(self.dir, "worker.sock")
         self.workers = workers
         self.port = None
-        # Workers in event-loop mode behind nginx-keepalive.conf.
-        self.event_loop = EVENT_LOOP
+        # Workers in event-loop mode behind nginx-keepalive.conf (None:
+        # as HB_EVENT_LOOP says).
+        self.event_loop = EVENT_LOOP if event_loop is None else event_loop
         # Where the web server mounts the API: prepended to request paths.
         self.prefix = ""
         self.procs = {}

@@ -11,8 +11,8 @@ import json
 import socket
 import time
 
-from harness import (Venue, expect_error, expect_ok, make_jwt, settings,
-                     suite_main, wait_for)
+from harness import (Venue, expect_error, expect_ok, make_jwt,
+                     service_options, settings, suite_main, wait_for)
 
 VERIFY = "/v1/game/session/verify"
 HEARTBEAT = "/v1/game/session/heartbeat"
@@ -526,6 +526,37 @@ def test_no_secret_reaches_the_log(svc):
     for secret in (v.key, token, v.secret, ott, jwt, "0" * 48):
         assert secret not in log, "a secret is in the log: %s" % secret[:8]
     assert jwt.split(".")[2] not in log
+
+
+@service_options(event_loop=True)
+@settings(HB_FCGI_STALL_SEC=1)
+def test_event_loop_closes_a_peer_that_stalls_midway_not_an_idle_one(svc):
+    stalled = socket.socket(socket.AF_UNIX)
+    idle = socket.socket(socket.AF_UNIX)
+    try:
+        stalled.connect(svc.worker_sock)
+        idle.connect(svc.worker_sock)
+        # Three bytes of an eight-byte record header, then nothing.
+        stalled.sendall(b"\x01\x01\x00")
+        stalled.settimeout(10)
+        t0 = time.monotonic()
+        assert stalled.recv(1) == b"", "the stalled peer was answered"
+        waited = time.monotonic() - t0
+        assert 0.9 <= waited < 8, waited
+        # A connection kept open with nothing owed stays open.
+        idle.settimeout(1.5)
+        try:
+            data = idle.recv(1)
+            raise AssertionError("the idle connection ended: %r" % data)
+        except socket.timeout:
+            pass
+    finally:
+        stalled.close()
+        idle.close()
+    assert "event=fcgi_stalled" in svc.worker_log()
+    v = Venue(svc)
+    _, gs = v.session()
+    assert v.heartbeat(gs).status == 200
 
 
 if __name__ == "__main__":
