@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
-"""test_ops.py - operations: /metrics (content and Prometheus text format),
-/healthz, and Redis Sentinel: a master, a replica and three sentinels on
+"""test_ops.py - operations: /metrics (content, and the Prometheus text
+format by a strict parser and by promtool check metrics), /healthz,
+heartbeatctl pause and resume, and Redis Sentinel: a master, a replica and three sentinels on
 loopback, a failover forced with SENTINEL FAILOVER under a running load,
 after which the workers find the new master with no restart and the ledger
 is exact.
@@ -10,6 +11,7 @@ is exact.
 
 import os
 import re
+import shutil
 import subprocess
 import sys
 import time
@@ -91,6 +93,14 @@ def test_metrics_are_valid_prometheus_text_with_the_service_figures(svc):
     assert value(samples, "heartbeat_game_sessions_ended_total",
                  reason="normal") == 1
     assert value(samples, "heartbeat_live_game_sessions") == 0
+    # And Prometheus's own checker (scripts/test installs it) agrees.
+    promtool = shutil.which("promtool")
+    assert promtool, "promtool is not installed (scripts/install-deps " \
+        "prometheus)"
+    p = subprocess.run([promtool, "check", "metrics"], input=r.body,
+                       capture_output=True, timeout=30)
+    assert p.returncode == 0 and not p.stdout and not p.stderr, (
+        p.returncode, p.stdout, p.stderr)
 
 
 @settings(HB_METRICS_ALLOW="10.0.0.0/8")
