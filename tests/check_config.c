@@ -170,6 +170,7 @@ START_TEST(defaults_match_the_contract)
 	    {"HB_SWEEP_INTERVAL_SEC", 5},
 	    {"HB_SWEEP_BATCH", 100},
 	    {"HB_RETRY_AFTER_SEC", 1},
+	    {"HB_FCGI_STALL_SEC", 30},
 	    {"HB_RATE_KEY_PER_SEC", 1000},
 	    {"HB_RATE_SESSION_PER_MIN", 30},
 	    {"HB_RATE_LAUNCHER_PER_MIN", 30},

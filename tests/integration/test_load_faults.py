@@ -30,7 +30,7 @@ SLOWEST = 3.0
 
 class Load:
     """Threads heartbeating sessions until stopped; records every answer's
-    status, Retry-After and duration."""
+    status, Retry-After, duration and start (time.monotonic())."""
 
     def __init__(self, venue, sessions, threads=6):
         self.v = venue
@@ -50,9 +50,9 @@ class Load:
             try:
                 r = self.v.heartbeat(gs)
                 answer = (r.status, r.header("Retry-After"),
-                          time.monotonic() - t0)
+                          time.monotonic() - t0, t0)
             except OSError as e:
-                answer = ("error: %s" % e, None, time.monotonic() - t0)
+                answer = ("error: %s" % e, None, time.monotonic() - t0, t0)
             with self.lock:
                 self.answers.append(answer)
 
