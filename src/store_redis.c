@@ -722,16 +722,21 @@ static struct store_conn *store_route(struct store *st)
 
 /* ---- Calls --------------------------------------------------------------- */
 
-/*
- * A script stopped by the cluster before it ran a command: a key of a slot
- * being migrated that is not here (any more), or a cluster that is down.
- * (Writes the script made before that command stay: see heartbeatctl pause
- * in the README.)
- */
-static int store_error_is_cluster_script(const char *msg)
+/* A cluster that is down, as a command or a script's command finds it. */
+static int store_error_is_cluster_down(const char *msg)
 {
-	return strstr(msg, "non local key") != NULL ||
+	return strncmp(msg, "CLUSTERDOWN", 11) == 0 ||
 	       strstr(msg, "cluster is down") != NULL;
+}
+
+/*
+ * A script stopped by the cluster before it ran a command on a key of a
+ * slot being migrated that is not here (any more). (Writes the script made
+ * before that command stay: see heartbeatctl pause in the README.)
+ */
+static int store_error_is_migrating(const char *msg)
+{
+	return strstr(msg, "non local key") != NULL;
 }
 
 /* Whether an error reply means Redis cannot serve now (not our bug). */
@@ -745,7 +750,7 @@ static int store_error_is_unavailable(const char *msg)
 	for (size_t i = 0; i < sizeof prefixes / sizeof prefixes[0]; i++)
 		if (strncmp(msg, prefixes[i], strlen(prefixes[i])) == 0)
 			return 1;
-	return store_error_is_cluster_script(msg);
+	return store_error_is_cluster_down(msg) || store_error_is_migrating(msg);
 }
 
 /*
@@ -755,8 +760,7 @@ static int store_error_is_unavailable(const char *msg)
 static int store_error_keeps_connection(const char *msg)
 {
 	return strncmp(msg, "TRYAGAIN", 8) == 0 ||
-	       strncmp(msg, "CLUSTERDOWN", 11) == 0 ||
-	       store_error_is_cluster_script(msg);
+	       store_error_is_cluster_down(msg) || store_error_is_migrating(msg);
 }
 
 /* Whether an error reply is a cluster redirect. */
@@ -790,9 +794,13 @@ static enum store_result store_call(struct store *st, int script, int argc,
 	redisReply *r;
 	int asking = 0, redirects = 0, reloaded = 0;
 	enum store_result res;
-
-	int closes = strcasecmp(argv[0], "EXEC") == 0 ||
-		     strcasecmp(argv[0], "DISCARD") == 0;
+	/*
+	 * Transactions matter only where a redirect could split one: plain
+	 * commands (heartbeatctl's) on a cluster. Scripts skip the bookkeeping.
+	 */
+	int track_tx = st->cluster && script < 0;
+	int closes = track_tx && (strcasecmp(argv[0], "EXEC") == 0 ||
+				  strcasecmp(argv[0], "DISCARD") == 0);
 	unsigned gen;
 
 	*out = NULL;
@@ -825,7 +833,8 @@ static enum store_result store_call(struct store *st, int script, int argc,
 			goto unavailable;
 		}
 		if (r->type != REDIS_REPLY_ERROR) {
-			store_note_tx(c, argv[0]);
+			if (track_tx)
+				store_note_tx(c, argv[0]);
 			break;
 		}
 		if (closes)
@@ -899,8 +908,7 @@ static enum store_result store_call(struct store *st, int script, int argc,
 		if (!store_error_keeps_connection(r->str)) {
 			store_disconnect(st, c);
 			store_forget_owner(st);
-		} else if (strncmp(r->str, "CLUSTERDOWN", 11) == 0 ||
-			   strstr(r->str, "cluster is down") != NULL) {
+		} else if (store_error_is_cluster_down(r->str)) {
 			store_forget_owner(st);
 		}
 	}

@@ -89,6 +89,15 @@ class Response:
         return "<%d %r>" % (self.status, self.body[:300])
 
 
+def redis_cli(where, *args):
+    """Runs one Redis command with redis-cli reaching the server by where
+    (["-s", socket] or ["-h", host, "-p", port]); returns its raw output."""
+    p = subprocess.run(["redis-cli"] + where + ["--raw"] +
+                       [str(a) for a in args], capture_output=True,
+                       text=True, timeout=30)
+    return p.stdout.strip()
+
+
 class Service:
     """Redis, workers and a web server for one suite."""
 
@@ -303,10 +312,12 @@ class Service:
 
     def redis(self, *args):
         """Runs one Redis command; returns redis-cli's raw output."""
-        p = subprocess.run(["redis-cli", "-s", self.redis_sock, "--raw"] +
-                           [str(a) for a in args], capture_output=True,
-                           text=True, timeout=30)
-        return p.stdout.strip()
+        return redis_cli(["-s", self.redis_sock], *args)
+
+    def cli(self, port, *args):
+        """Runs one command on the Redis (or sentinel, or cluster node) at
+        127.0.0.1:port; returns redis-cli's raw output."""
+        return redis_cli(["-h", "127.0.0.1", "-p", str(port)], *args)
 
     def key(self, name):
         """The full Redis name of a key of the service."""

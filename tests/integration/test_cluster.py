@@ -112,12 +112,6 @@ class ClusterService(Service):
             self._stop(self.node_key(p))
         super().stop()
 
-    def cli(self, port, *args):
-        p = subprocess.run(["redis-cli", "-h", "127.0.0.1", "-p", str(port),
-                            "--raw"] + [str(a) for a in args],
-                           capture_output=True, text=True, timeout=30)
-        return p.stdout.strip()
-
     def live_ports(self):
         return [p for p in self.ports if self.node_key(p) in self.procs]
 
@@ -125,32 +119,33 @@ class ClusterService(Service):
         return int(self.cli(self.live_ports()[0], "CLUSTER", "KEYSLOT",
                             self.key("anchor")))
 
-    def masters(self):
-        """{port: node id} of the masters a live node knows as up."""
-        out = {}
+    def up_masters(self):
+        """[(port, node id, slot range fields)] of the masters a live node
+        knows as up (CLUSTER NODES: the slot ranges follow the flags)."""
+        out = []
         for line in self.cli(self.live_ports()[0], "CLUSTER",
                              "NODES").splitlines():
             f = line.split()
             if "master" in f[2] and "fail" not in f[2]:
-                out[int(f[1].split(":")[1].split("@")[0])] = f[0]
+                out.append((int(f[1].split(":")[1].split("@")[0]), f[0],
+                            f[8:]))
         return out
 
+    def masters(self):
+        """{port: node id} of the masters a live node knows as up."""
+        return {port: node for port, node, _ in self.up_masters()}
+
     def owner_port(self):
-        """The master serving the service's slot, as a live node sees it
-        (CLUSTER NODES: the slot ranges follow each master's flags), or
-        None."""
+        """The master serving the service's slot, as a live node sees it,
+        or None."""
         slot = self.slot()
-        for line in self.cli(self.live_ports()[0], "CLUSTER",
-                             "NODES").splitlines():
-            f = line.split()
-            if "master" not in f[2] or "fail" in f[2]:
-                continue
-            for r in f[8:]:
-                if r.startswith("["):
+        for port, _, ranges in self.up_masters():
+            for r in ranges:
+                if r.startswith("["):  # a migration under way
                     continue
                 lo, _, hi = r.partition("-")
                 if int(lo) <= slot <= int(hi or lo):
-                    return int(f[1].split(":")[1].split("@")[0])
+                    return port
         return None  # during a failover
 
     def redis(self, *args):

@@ -227,12 +227,6 @@ class SentinelService(Service):
         self._stop("replica")
         super().stop()
 
-    def cli(self, port, *args):
-        p = subprocess.run(["redis-cli", "-h", "127.0.0.1", "-p", str(port),
-                            "--raw"] + [str(a) for a in args],
-                           capture_output=True, text=True, timeout=30)
-        return p.stdout.strip()
-
     def master_port(self):
         out = self.cli(self.ports[2], "SENTINEL", "get-master-addr-by-name",
                        self.NAME).split()
