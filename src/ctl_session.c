@@ -1,7 +1,8 @@
 /*
  * ctl_session.c - heartbeatctl session, sweep and events: the game sessions
- * (hashes gs:<id>, the live ones indexed by deadline in the sorted set
- * deadlines) and the settlement stream events their endings append to.
+ * (read with the session_get script: live ones are fields of bucket hashes,
+ * indexed by deadline in the sorted set deadlines; ended ones are hashes
+ * gs:<id>) and the settlement stream events their endings append to.
  */
 #include <stdio.h>
 #include <string.h>
@@ -18,28 +19,71 @@
 /* The largest sweep batch (HB_SWEEP_BATCH's own bound). */
 #define CTL_SWEEP_MAX 100000
 
-/* Prints one session: id, game, venue, PC, user, state, play s, charged. */
-static int ctl_session_print(struct ctl *c, const char *id,
-			     const struct ctl_row *row, void *ctx)
+/* The most sessions one session_get call reads. */
+#define CTL_SESSION_BATCH 256
+
+/*
+ * Copies the value of name in pairs (a flat list of names and values, as
+ * session_get answers) into buf, "" when absent.
+ */
+static const char *ctl_pair(const struct store_reply *pairs, const char *name,
+			    char *buf, size_t size)
 {
-	char charged[CTL_COINS_BUF];
+	size_t want = strlen(name);
+
+	buf[0] = '\0';
+	for (size_t i = 0; i + 1 < store_reply_count(pairs); i += 2) {
+		size_t klen, vlen;
+		const char *k =
+		    store_reply_str(store_reply_at(pairs, i), &klen);
+		const char *v =
+		    store_reply_str(store_reply_at(pairs, i + 1), &vlen);
+
+		if (k != NULL && v != NULL && klen == want &&
+		    memcmp(k, name, want) == 0) {
+			snprintf(buf, size, "%.*s", (int)vlen, v);
+			break;
+		}
+	}
+	return buf;
+}
+
+/* Prints one session: id, game, venue, PC, user, state, play s, charged. */
+static void ctl_session_print(const char *id, const struct store_reply *pairs)
+{
+	static const char *const text[] = {"game", "venue", "pc", "user", "st",
+					   NULL};
+	char buf[CTL_FIELD_MAX], charged[CTL_COINS_BUF];
 	int64_t play = 0;
 
-	(void)c;
-	(void)ctx;
-	util_parse_int(row->v[5], 0, INT64_MAX, &play);
-	ctl_coins_text(row->v[6], charged, sizeof charged);
-	printf("%s\t%s\t%s\t%s\t%s\t%s\t%lld\t%s\n", id, row->v[0], row->v[1],
-	       row->v[2], row->v[3], row->v[4], (long long)(play / 1000),
-	       charged);
-	return 0;
+	printf("%s", id);
+	for (size_t i = 0; text[i] != NULL; i++)
+		printf("\t%s", ctl_pair(pairs, text[i], buf, sizeof buf));
+	util_parse_int(ctl_pair(pairs, "play", buf, sizeof buf), 0, INT64_MAX,
+		       &play);
+	ctl_coins_text(ctl_pair(pairs, "chg", buf, sizeof buf), charged,
+		       sizeof charged);
+	printf("\t%lld\t%s\n", (long long)(play / 1000), charged);
+}
+
+/*
+ * Reads the sessions ids[0..n) with session_get; *out holds one element per
+ * id after the leading OK: its names and values, or nil.
+ */
+static int ctl_session_get(struct ctl *c, char *const *ids, size_t n,
+			   struct store_reply **out)
+{
+	const char *argv[CTL_SESSION_BATCH + 1];
+
+	for (size_t i = 0; i < n; i++)
+		argv[i] = ids[i];
+	argv[n] = NULL;
+	return ctl_script(c, SCRIPT_SESSION_GET, "session", argv, out);
 }
 
 int ctl_session_list(struct ctl *c, const char *const *pos,
 		     const char *const *opt)
 {
-	static const char *const fields[] = {"game", "venue", "pc",  "user",
-					     "st",   "play",  "chg", NULL};
 	char key[CTL_KEY_MAX];
 	const char *argv[] = {"ZRANGE", key, "0", "-1", NULL};
 	struct ctl_names ids;
@@ -49,9 +93,28 @@ int ctl_session_list(struct ctl *c, const char *const *pos,
 	(void)opt;
 	ctl_key(c, key, sizeof key, "deadlines");
 	rc = ctl_names_of(c, argv, 0, &ids);
-	if (rc != 0)
-		return rc;
-	return ctl_each_row(c, &ids, "gs:", fields, ctl_session_print, NULL);
+	for (size_t at = 0; rc == 0 && at < ids.count;
+	     at += CTL_SESSION_BATCH) {
+		size_t n = ids.count - at;
+		struct store_reply *r;
+
+		if (n > CTL_SESSION_BATCH)
+			n = CTL_SESSION_BATCH;
+		rc = ctl_session_get(c, ids.v + at, n, &r);
+		if (rc != 0)
+			break;
+		for (size_t i = 0; i < n; i++) {
+			const struct store_reply *pairs =
+			    store_reply_at(r, i + 1);
+
+			/* Settled since ZRANGE read the index: not listed. */
+			if (store_reply_count(pairs) > 0)
+				ctl_session_print(ids.v[at + i], pairs);
+		}
+		store_reply_free(r);
+	}
+	ctl_names_free(&ids);
+	return rc;
 }
 
 int ctl_session_show(struct ctl *c, const char *const *pos,
@@ -60,22 +123,19 @@ int ctl_session_show(struct ctl *c, const char *const *pos,
 	static const char *const numeric[] = {"t0",   "t1",   "last", "seen",
 					      "play", "bms",  "chg",  "rate",
 					      "gend", "eend", NULL};
-	char key[CTL_KEY_MAX];
 	struct store_reply *r;
+	char *id = (char *)pos[0];
 	int rc = ctl_check_id("GS_ID", pos[0], CTL_ID_ANY);
 
 	(void)opt;
-	if (rc != 0)
+	if (rc != 0 || (rc = ctl_session_get(c, &id, 1, &r)) != 0)
 		return rc;
-	ctl_key(c, key, sizeof key, "gs:%s", pos[0]);
-	rc = ctl_redis(c, &r, "HGETALL", key, NULL);
-	if (rc != 0)
-		return rc;
-	if (store_reply_count(r) == 0)
+	if (store_reply_count(store_reply_at(r, 1)) == 0)
 		rc = ctl_fail(CTL_EXIT_REFUSED, "no such game session: %s",
 			      pos[0]);
 	else
-		ctl_print_json(pos[0], strlen(pos[0]), r, numeric);
+		ctl_print_json(pos[0], strlen(pos[0]), store_reply_at(r, 1),
+			       numeric);
 	store_reply_free(r);
 	return rc;
 }

@@ -16,10 +16,9 @@ tmp="$out.tmp"
 	for f in "$@"; do
 		name=$(basename "$f" .lua)
 		echo "static const char src_$name[] ="
-		cat "$common" "$f" | awk '{
-			gsub(/\\/, "\\\\"); gsub(/"/, "\\\"");
-			printf "\t\"%s\\n\"\n", $0
-		}'
+		# Backslashes and quotes escaped (sed: awks differ on "\\\\").
+		cat "$common" "$f" | sed -e 's/\\/\\\\/g' -e 's/"/\\"/g' \
+			-e 's/^/\t"/' -e 's/$/\\n"/'
 		echo ';'
 		echo
 	done

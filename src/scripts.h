@@ -19,7 +19,8 @@
 	X(SCRIPT_SESSION_REVOKE, session_revoke)                               \
 	X(SCRIPT_WALLET_TOPUP, wallet_topup)                                   \
 	X(SCRIPT_DEVICE, device)                                               \
-	X(SCRIPT_METRICS, metrics)
+	X(SCRIPT_METRICS, metrics)                                             \
+	X(SCRIPT_SESSION_GET, session_get)
 
 enum script_id {
 #define SCRIPT_ENUM(id, file) id,

@@ -74,7 +74,13 @@ local function limited(wait)
   return {'RATE_LIMITED', 'too many requests', wait}
 end
 
+-- A game session that has ended (a tombstone), or a live one written before
+-- live sessions moved into buckets: a hash of its own.
 local function gs_key(id) return B .. 'gs:' .. id end
+-- A live game session is one field of a shared hash, its bucket, named by the
+-- id's last three characters (4,096 buckets for the service's ids): a key of
+-- its own would cost about 200 bytes more (see the README, Keys).
+local function gsb_key(id) return B .. 'gsb:' .. string.sub(id, -3) end
 local function lt_key(hash) return B .. 'lt:' .. hash end
 local function pc_key(venue, pc) return B .. 'pc:' .. venue .. ':' .. pc end
 local function venue_key(venue) return B .. 'venue:' .. venue end
@@ -169,7 +175,7 @@ local function recover(s)
   local v = redis.call('HMGET', venue_key(s.venue), 'wallet', 'billing')
   if v[2] == '1' and (tonumber(v[1]) or 0) > 0 then
     s.st = 'live'
-    s.gend = false
+    s.gend = nil
   end
 end
 
@@ -182,23 +188,78 @@ local function deadline(s)
   return d
 end
 
--- Writes a live session back, indexes its deadline, and keeps its data (and
--- its PC's record) for MARGIN past the deadline so a sweep can settle it.
+-- A live session's record, the value of its bucket field: fields in the
+-- order below, separated by NUL (which no id can hold: the API refuses it).
+-- Times after t0 are kept as ms since t0, seen as ms since last, and bms as
+-- what play counted beyond it, so that a record of short ids stays within
+-- Redis's hash-max-listpack-value (64 bytes) and its bucket compact.
+local REC_SEP = string.char(0)
+local REC_STATE = {L = 'live', G = 'grace', E = 'ending'}
+local REC_CODE = {live = 'L', grace = 'G', ending = 'E'}
+
+local function rel(x, base)
+  if not x then return '' end
+  return I(tonumber(x) - base)
+end
+
+local function pack(s)
+  local t0 = tonumber(s.t0)
+  local last = tonumber(s.last)
+  local play = tonumber(s.play)
+  return table.concat({REC_CODE[s.st], I(t0), I(last - t0),
+    I(tonumber(s.seen) - last), I(play), I(play - tonumber(s.bms)),
+    I(tonumber(s.chg)), I(tonumber(s.rate)), rel(s.gend, t0),
+    rel(s.eend, t0), s.erea or '', s.game, s.venue, s.pc, s.user}, REC_SEP)
+end
+
+-- The session of a record, or an error for a record that is not one.
+local function unpack_rec(rec)
+  local f, p = {}, 1
+  for i = 1, 14 do
+    local q = string.find(rec, REC_SEP, p, true)
+    if not q then return error('malformed game session record') end
+    f[i] = string.sub(rec, p, q - 1)
+    p = q + 1
+  end
+  f[15] = string.sub(rec, p)
+  local t0 = tonumber(f[2])
+  local st = REC_STATE[f[1]]
+  if not st or not t0 then return error('malformed game session record') end
+  local last = t0 + tonumber(f[3])
+  local play = tonumber(f[5])
+  local s = {st = st, t0 = t0, last = last, seen = last + tonumber(f[4]),
+    play = play, bms = play - tonumber(f[6]), chg = tonumber(f[7]),
+    rate = tonumber(f[8]), erea = f[11] ~= '' and f[11] or nil,
+    game = f[12], venue = f[13], pc = f[14], user = f[15]}
+  if f[9] ~= '' then s.gend = t0 + tonumber(f[9]) end
+  if f[10] ~= '' then s.eend = t0 + tonumber(f[10]) end
+  return s
+end
+
+-- A game session by id: the live record from its bucket, else its own hash
+-- (a tombstone, or a live session from before buckets, marked so that
+-- saving it moves it into its bucket), or nil.
+local function load(id)
+  local rec = redis.call('HGET', gsb_key(id), id)
+  if rec then return unpack_rec(rec) end
+  local s = hgetall(gs_key(id))
+  if s and s.st ~= 'ended' then s.own_key = true end
+  return s
+end
+
+-- Writes a live session back to its bucket, indexes its deadline, and keeps
+-- its PC's record for MARGIN past the deadline so a sweep can settle it. The
+-- record itself stays until it is settled.
 local function save(id, s, now)
-  local key = gs_key(id)
-  redis.call('HSET', key, 'st', s.st, 'last', I(s.last), 'seen', I(s.seen),
-    'play', I(s.play), 'bms', I(s.bms), 'chg', I(s.chg))
-  -- gend is false once cleared (nil: never set, nothing to delete).
-  if s.gend then redis.call('HSET', key, 'gend', I(s.gend))
-  elseif s.gend == false then redis.call('HDEL', key, 'gend') end
-  if s.eend then
-    redis.call('HSET', key, 'eend', I(s.eend), 'erea', s.erea)
+  redis.call('HSET', gsb_key(id), id, pack(s))
+  if s.own_key then
+    redis.call('DEL', gs_key(id))
+    s.own_key = nil
   end
   local d = deadline(s)
   local keep = d - now
   if keep < 0 then keep = 0 end
   redis.call('ZADD', DEADLINES, I(d), id)
-  redis.call('PEXPIRE', key, I(keep + MARGIN))
   local pk = pc_key(s.venue, s.pc)
   if redis.call('PTTL', pk) < keep + MARGIN then
     redis.call('PEXPIRE', pk, I(keep + MARGIN))
@@ -222,12 +283,17 @@ local function settle(id, s, reason, ended)
   local pk = pc_key(s.venue, s.pc)
   if redis.call('HGET', pk, 'gs') == id then redis.call('HDEL', pk, 'gs') end
   local key = gs_key(id)
-  redis.call('DEL', key)
+  if s.own_key then
+    redis.call('DEL', key)
+  else
+    redis.call('HDEL', gsb_key(id), id)
+  end
   if reason ~= 'expired' then
     redis.call('HSET', key, 'st', 'ended', 'reason', reason, 'game', s.game,
       'user', s.user, 'venue', s.venue, 'pc', s.pc, 'play', I(play),
-      'chg', I(tonumber(s.chg)), 'rate', I(tonumber(s.rate)), 't0', s.t0,
-      't1', I(ended), 'rep', reason == 'replaced' and '1' or '0')
+      'chg', I(tonumber(s.chg)), 'rate', I(tonumber(s.rate)),
+      't0', I(tonumber(s.t0)), 't1', I(ended),
+      'rep', reason == 'replaced' and '1' or '0')
     redis.call('PEXPIRE', key, I(TOMB))
   end
 end

@@ -8,7 +8,7 @@ local now = now_ms()
 local wait = over_limit('key', ARGV[8], LIMITS[1], 1000, now)
 if wait then return limited(wait) end
 local id = ARGV[9]
-local s = hgetall(gs_key(id))
+local s = load(id)
 if not s or s.game ~= game then return {'SESSION_NOT_FOUND'} end
 wait = over_limit('gs', id, LIMITS[2], 60000, now)
 if wait then return limited(wait) end

@@ -30,7 +30,7 @@ end
 local pk = pc_key(o.venue, o.pc)
 local old = redis.call('HGET', pk, 'gs')
 if old then
-  local s = hgetall(gs_key(old))
+  local s = load(old)
   if s and s.st ~= 'ended' and not settle_due(old, s, now) then
     if s.st == 'ending' then
       settle(old, s, s.erea, now)
@@ -41,10 +41,9 @@ if old then
 end
 
 local id = ARGV[11]
-local s = {st = 'live', last = now, seen = now, play = 0, bms = 0, chg = 0,
-  venue = o.venue, pc = o.pc}
-redis.call('HSET', gs_key(id), 'game', game, 'venue', o.venue, 'pc', o.pc,
-  'user', ARGV[10], 't0', I(now), 'rate', I(rate))
+local s = {st = 'live', t0 = now, last = now, seen = now, play = 0, bms = 0,
+  chg = 0, rate = rate, game = game, venue = o.venue, pc = o.pc,
+  user = ARGV[10]}
 save(id, s, now)
 redis.call('HSET', pk, 'gs', id)
 redis.call('HINCRBY', B .. 'stats', 'started', 1)

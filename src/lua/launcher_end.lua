@@ -13,7 +13,7 @@ local pk = pc_key(l.venue, l.pc)
 local ended = false
 local gs = redis.call('HGET', pk, 'gs')
 if gs then
-  local s = hgetall(gs_key(gs))
+  local s = load(gs)
   if s and s.st ~= 'ended' and not settle_due(gs, s, now) then
     if s.st == 'ending' then
       settle(gs, s, s.erea, now)

@@ -16,7 +16,7 @@ if redis.call('PTTL', pk) < LTTL + MARGIN then
 end
 local gs = redis.call('HGET', pk, 'gs')
 if gs then
-  local st = redis.call('HGET', gs_key(gs), 'st')
-  if st ~= 'live' and st ~= 'grace' then gs = false end
+  local s = load(gs)
+  if not s or (s.st ~= 'live' and s.st ~= 'grace') then gs = false end
 end
 return {'OK', gs}

@@ -4,7 +4,7 @@
 -- Returns {'OK', state} or {error code}.
 
 local id = ARGV[8]
-local s = hgetall(gs_key(id))
+local s = load(id)
 if not s then return {'SESSION_NOT_FOUND'} end
 if s.st == 'ended' then return {'ALREADY_ENDED'} end
 local now = now_ms()
@@ -21,7 +21,7 @@ account(s, now)
 s.st = 'ending'
 s.eend = now + drain
 s.erea = 'revoked'
-s.gend = false
+s.gend = nil
 s.seen = now
 save(id, s, now)
 return {'OK', 'ending'}

@@ -8,7 +8,7 @@ local ids = redis.call('ZRANGEBYSCORE', DEADLINES, '-inf', I(now), 'LIMIT', 0,
   tonumber(ARGV[8]))
 local settled = 0
 for _, id in ipairs(ids) do
-  local s = hgetall(gs_key(id))
+  local s = load(id)
   if not s or s.st == 'ended' then
     redis.call('ZREM', DEADLINES, id)
   elseif settle_due(id, s, now) then

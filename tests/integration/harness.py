@@ -324,6 +324,19 @@ class Service:
         return "%s{%s}:%s" % (self.env["HB_KEY_PREFIX"],
                               self.env.get("HB_KEY_TAG", "core"), name)
 
+    def session(self, gs):
+        """A game session as heartbeatctl session show reads it (a live
+        record spelled out, or a tombstone), or None."""
+        p = self.ctl("session", "show", gs, check=False)
+        if p.returncode != 0:
+            assert "no such game session" in p.stderr, p.stderr
+            return None
+        return json.loads(p.stdout)
+
+    def bucket(self, gs):
+        """The Redis name of the hash that holds live session gs."""
+        return self.key("gsb:" + gs[-3:])
+
     def events(self):
         """Every settlement entry, as dicts, oldest first."""
         p = self.ctl("events", "--count", "100000")

@@ -479,12 +479,11 @@ def test_redis_timeout_is_503_then_recovers(svc):
 
 
 def test_store_error_is_500_internal_error_logged_with_request_id(svc):
-    # A record of the wrong type makes the script fail: 500 in the
+    # A record that is not one makes the script fail: 500 in the
     # envelope, and the worker logs the request id.
     v = Venue(svc)
     _, gs = v.session()
-    svc.redis("DEL", svc.key("gs:" + gs))
-    svc.redis("SET", svc.key("gs:" + gs), "not a hash")
+    svc.redis("HSET", svc.bucket(gs), gs, "not a record")
     r = v.heartbeat(gs)
     expect_error(r, 500, "INTERNAL_ERROR")
     rid = r.json["request_id"]

@@ -48,7 +48,7 @@ def keepalive(r, result, play=None):
 def gs_field(svc, gs, field):
     """A field of a live session's record in Redis (white-box: used only to
     check the billing arithmetic to the millicoin)."""
-    return int(svc.redis("HGET", svc.key("gs:" + gs), field) or 0)
+    return int(svc.session(gs).get(field, 0))
 
 
 def due(rate_mc_per_hour, ms):
@@ -374,13 +374,13 @@ def test_heartbeat_recovers_to_ok_after_wallet_topup(svc):
     keepalive(v.heartbeat(gs), "CHARGE_EXHAUSTED")
     assert v.wallet() == 0
     # The end of grace is kept while it lasts, and removed on recovery.
-    assert svc.redis("HEXISTS", svc.key("gs:" + gs), "gend") == "1"
+    assert "gend" in svc.session(gs)
     time.sleep(0.5)
     svc.ctl("wallet", "topup", v.id, 5)
     # The time spent in grace is not charged: the wallet is the top-up.
     keepalive(v.heartbeat(gs), "OK")
     assert v.wallet() == 5000
-    assert svc.redis("HEXISTS", svc.key("gs:" + gs), "gend") == "0"
+    assert "gend" not in svc.session(gs)
     time.sleep(0.5)
     keepalive(v.heartbeat(gs), "OK")
     spent = 5000 - v.wallet()
@@ -611,6 +611,107 @@ def test_ended_session_answers_410_409_until_tombstone_expires_then_404(svc):
     expect_error(v.check(gs), 404, "SESSION_NOT_FOUND")
     expect_error(v.end(gs), 404, "SESSION_NOT_FOUND")
     assert len(session_events(svc, gs)) == 1
+
+
+def test_live_session_is_a_field_of_its_bucket_and_leaves_a_tombstone(svc):
+    # A live session is a field of a shared hash (no key, no Redis expiry of
+    # its own); ending it moves it to a tombstone hash that expires.
+    v = Venue(svc)
+    _, gs = v.session()
+    assert svc.bucket(gs) == svc.key("gsb:" + gs[-3:])
+    assert svc.redis("HEXISTS", svc.bucket(gs), gs) == "1"
+    assert svc.redis("PTTL", svc.bucket(gs)) == "-1"
+    assert svc.redis("EXISTS", svc.key("gs:" + gs)) == "0"
+    s = svc.session(gs)
+    assert (s["st"], s["game"], s["venue"], s["pc"], s["user"]) == \
+        ("live", v.game, v.id, "pc-1", USER), s
+    assert s["last"] == s["seen"] == s["t0"] and s["play"] == 0, s
+    expect_ok(v.end(gs))
+    assert svc.redis("HEXISTS", svc.bucket(gs), gs) == "0"
+    assert svc.redis("HGET", svc.key("gs:" + gs), "st") == "ended"
+    assert 0 < int(svc.redis("PTTL", svc.key("gs:" + gs))) <= 86400000
+    assert svc.session(gs)["reason"] == "normal"
+
+
+def old_layout(svc, gs):
+    """Rewrites live session gs as a hash gs:<id> of its own, the layout of
+    live sessions before buckets (with its Redis expiry)."""
+    s = svc.session(gs)
+    pairs = []
+    for k, val in s.items():
+        if k != "id":
+            pairs += [k, str(val)]
+    svc.redis("HSET", svc.key("gs:" + gs), *pairs)
+    svc.redis("PEXPIRE", svc.key("gs:" + gs), 3600000)
+    svc.redis("HDEL", svc.bucket(gs), gs)
+    assert svc.session(gs) == s
+
+
+def test_live_session_in_its_own_hash_is_kept_and_moves_into_its_bucket(svc):
+    # Sessions live when the service was upgraded are counted, charged and
+    # settled as before; the first save moves each into its bucket.
+    v = Venue(svc, rate=3600, coins=100)
+    before = v.wallet()
+    _, gs = v.session()
+    time.sleep(1.1)
+    keepalive(v.heartbeat(gs), "OK", 1)
+    old_layout(svc, gs)
+    keepalive(v.check(gs), "OK", 1)
+    assert svc.redis("EXISTS", svc.key("gs:" + gs)) == "0"
+    assert svc.redis("HEXISTS", svc.bucket(gs), gs) == "1"
+    time.sleep(1.0)
+    old_layout(svc, gs)
+    keepalive(v.heartbeat(gs), "OK", 2)
+    expect_ok(v.end(gs))
+    ev = expect_one_event(svc, gs, "normal", v)
+    assert int(ev["play_duration_sec"]) == 2, ev
+    assert int(ev["charged_millicoins"]) == before - v.wallet() > 0, ev
+    assert svc.redis("HEXISTS", svc.bucket(gs), gs) == "0"
+    assert svc.redis("HGET", svc.key("gs:" + gs), "st") == "ended"
+
+
+@settings(HB_GAME_TTL_SEC=2, HB_SWEEP_INTERVAL_SEC=0)
+def test_live_session_in_its_own_hash_is_settled_by_a_sweep(svc):
+    v = Venue(svc)
+    _, gs = v.session()
+    old_layout(svc, gs)
+    time.sleep(2.2)
+    svc.ctl("sweep")
+    ev = expect_one_event(svc, gs, "expired", v)
+    assert int(ev["play_duration_sec"]) == 0, ev
+    assert svc.redis("EXISTS", svc.key("gs:" + gs)) == "0"
+    assert svc.session(gs) is None
+
+
+@settings(HB_GAME_TTL_SEC=1, HB_SETTLE_MARGIN_SEC=1, HB_SWEEP_INTERVAL_SEC=0)
+def test_session_unswept_long_past_its_deadline_is_still_settled(svc):
+    # Nothing of a live session expires in Redis: a sweep that comes late
+    # (here well past the settle margin) still settles it, play and charge.
+    v = Venue(svc, rate=3600, coins=100)
+    before = v.wallet()
+    _, gs = v.session()
+    time.sleep(0.6)
+    keepalive(v.heartbeat(gs), "OK", 0)
+    time.sleep(3.5)
+    assert session_events(svc, gs) == []
+    svc.ctl("sweep")
+    ev = expect_one_event(svc, gs, "expired", v)
+    assert int(ev["charged_millicoins"]) == before - v.wallet() > 0, ev
+    assert svc.redis("HEXISTS", svc.bucket(gs), gs) == "0"
+
+
+def test_session_list_and_show_read_the_records(svc):
+    v = Venue(svc, rate=3600, coins=100)
+    _, a = v.session("pc-1", user="user-a")
+    _, b = v.session("pc-2", user="user-b")
+    expect_ok(v.end(b))
+    rows = [line.split("\t") for line in
+            svc.ctl("session", "list").stdout.splitlines()]
+    assert rows == [[a, v.game, v.id, "pc-1", "user-a", "live", "0",
+                     "0.000"]], rows
+    assert svc.session(b)["st"] == "ended"
+    p = svc.ctl("session", "show", "gs_nope", check=False)
+    assert p.returncode != 0 and "no such game session" in p.stderr, p
 
 
 # -- settlement ----------------------------------------------------------------

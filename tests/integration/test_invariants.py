@@ -52,8 +52,8 @@ class Ledger:
             self.by_session.setdefault(e["game_session_id"], []).append(e)
         self.live = {}
         for gs in svc.redis("ZRANGE", svc.key("deadlines"), 0, -1).split():
-            self.live[gs] = int(svc.redis("HGET", svc.key("gs:" + gs),
-                                          "chg") or 0)
+            s = svc.session(gs)
+            self.live[gs] = s["chg"] if s else 0
         self.wallet = venue.wallet()
 
     def check(self, topups_millicoins, ended=(), live=(), exact_play=True):

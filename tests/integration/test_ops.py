@@ -136,7 +136,8 @@ def test_pause_answers_503_until_resume_and_changes_nothing(svc):
     v = Venue(svc)
     _, gs = v.session()
     assert v.heartbeat(gs).status == 200
-    before = svc.redis("HGETALL", svc.key("gs:" + gs))
+    before = svc.redis("HGET", svc.bucket(gs), gs)
+    assert before
     wallet = v.wallet()
     out = svc.ctl("pause").stdout
     assert "paused" in out, out
@@ -153,7 +154,7 @@ def test_pause_answers_503_until_resume_and_changes_nothing(svc):
     # Scripts of heartbeatctl stop too; nothing was written meanwhile.
     p = svc.ctl("sweep", check=False)
     assert p.returncode == 3, (p.returncode, p.stderr)
-    assert svc.redis("HGETALL", svc.key("gs:" + gs)) == before
+    assert svc.redis("HGET", svc.bucket(gs), gs) == before
     assert v.wallet() == wallet
     assert svc.ctl("resume").stdout.strip() == "resumed"
     r = v.heartbeat(gs)
