@@ -2,8 +2,8 @@
 // server.js - PATCH /v1/game/session/heartbeat in Node.js with fastify and
 // ioredis: the peer bench/run measures session-heartbeat against. It runs
 // the very Lua script the C worker runs (src/lua/common.lua followed by
-// src/lua/game_heartbeat.lua) with the same arguments: KEYS[1] the deadline
-// index, the 7 common ARGV, then the API key's SHA-256, the session id, the
+// src/lua/game_heartbeat.lua) with the same arguments: KEYS[1] the anchor
+// key, the 7 common ARGV, then the API key's SHA-256, the session id, the
 // user id and 'heartbeat'. ioredis's defineCommand sends EVALSHA and falls
 // back to EVAL on NOSCRIPT, as the worker does.
 //

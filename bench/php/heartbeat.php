@@ -3,7 +3,7 @@
 // user would write it: one PHP script under PHP-FPM, phpredis with a
 // persistent connection, EVALSHA of the very Lua script the C worker runs
 // (src/lua/common.lua followed by src/lua/game_heartbeat.lua) with the same
-// arguments: KEYS[1] the deadline index, the 7 common ARGV, then the API
+// arguments: KEYS[1] the anchor key, the 7 common ARGV, then the API
 // key's SHA-256, the session id, the user id and 'heartbeat'. On NOSCRIPT
 // it sends the script with EVAL, as the worker reloads it.
 //

@@ -188,51 +188,48 @@ local function deadline(s)
   return d
 end
 
--- A live session's record, the value of its bucket field: fields in the
--- order below, separated by NUL (which no id can hold: the API refuses it).
--- Times after t0 are kept as ms since t0, seen as ms since last, and bms as
--- what play counted beyond it, so that a record of short ids stays within
--- Redis's hash-max-listpack-value (64 bytes) and its bucket compact.
-local REC_SEP = string.char(0)
-local REC_STATE = {L = 'live', G = 'grace', E = 'ending'}
-local REC_CODE = {live = 'L', grace = 'G', ending = 'E'}
+-- A live session's record, the value of its bucket field: the values below
+-- in MessagePack, one after another (cmsgpack: packed and read in C). Times
+-- after t0 are kept as ms since t0, seen as ms since last, and bms as what
+-- play counted beyond it, so that a record of short ids stays within Redis's
+-- hash-max-listpack-value (64 bytes) and its bucket compact. rw and rn count
+-- the session's calls for its rate limit: the minute (since t0's) and the
+-- calls in it. Absent values are nil.
+--   st t0 last seen play bms chg rate gend eend erea rw rn game venue pc user
+local REC_STATE = {'live', 'grace', 'ending'}
+local REC_CODE = {live = 1, grace = 2, ending = 3}
 
 local function rel(x, base)
-  if not x then return '' end
-  return I(tonumber(x) - base)
+  if not x then return nil end
+  return tonumber(x) - base
 end
 
 local function pack(s)
   local t0 = tonumber(s.t0)
   local last = tonumber(s.last)
   local play = tonumber(s.play)
-  return table.concat({REC_CODE[s.st], I(t0), I(last - t0),
-    I(tonumber(s.seen) - last), I(play), I(play - tonumber(s.bms)),
-    I(tonumber(s.chg)), I(tonumber(s.rate)), rel(s.gend, t0),
-    rel(s.eend, t0), s.erea or '', s.game, s.venue, s.pc, s.user}, REC_SEP)
+  return cmsgpack.pack(REC_CODE[s.st], t0, last - t0, tonumber(s.seen) - last,
+    play, play - tonumber(s.bms), tonumber(s.chg), tonumber(s.rate),
+    rel(s.gend, t0), rel(s.eend, t0), s.erea, rel(s.rw, math.floor(t0 / 60000)),
+    s.rn, s.game, s.venue, s.pc, s.user)
 end
 
 -- The session of a record, or an error for a record that is not one.
 local function unpack_rec(rec)
-  local f, p = {}, 1
-  for i = 1, 14 do
-    local q = string.find(rec, REC_SEP, p, true)
-    if not q then return error('malformed game session record') end
-    f[i] = string.sub(rec, p, q - 1)
-    p = q + 1
+  local st, t0, last, seen, play, unbilled, chg, rate, gend, eend, erea, rw,
+    rn, game, venue, pc, user = cmsgpack.unpack(rec)
+  if not REC_STATE[st] or type(t0) ~= 'number' or type(last) ~= 'number' or
+      type(seen) ~= 'number' or type(play) ~= 'number' or
+      type(unbilled) ~= 'number' or type(user) ~= 'string' then
+    return error('malformed game session record')
   end
-  f[15] = string.sub(rec, p)
-  local t0 = tonumber(f[2])
-  local st = REC_STATE[f[1]]
-  if not st or not t0 then return error('malformed game session record') end
-  local last = t0 + tonumber(f[3])
-  local play = tonumber(f[5])
-  local s = {st = st, t0 = t0, last = last, seen = last + tonumber(f[4]),
-    play = play, bms = play - tonumber(f[6]), chg = tonumber(f[7]),
-    rate = tonumber(f[8]), erea = f[11] ~= '' and f[11] or nil,
-    game = f[12], venue = f[13], pc = f[14], user = f[15]}
-  if f[9] ~= '' then s.gend = t0 + tonumber(f[9]) end
-  if f[10] ~= '' then s.eend = t0 + tonumber(f[10]) end
+  last = t0 + last
+  local s = {st = REC_STATE[st], t0 = t0, last = last, seen = last + seen,
+    play = play, bms = play - unbilled, chg = chg, rate = rate, erea = erea,
+    game = game, venue = venue, pc = pc, user = user, rn = rn}
+  if gend then s.gend = t0 + gend end
+  if eend then s.eend = t0 + eend end
+  if rw then s.rw = math.floor(t0 / 60000) + rw end
   return s
 end
 
@@ -264,6 +261,24 @@ local function save(id, s, now)
   if redis.call('PTTL', pk) < keep + MARGIN then
     redis.call('PEXPIRE', pk, I(keep + MARGIN))
   end
+end
+
+-- Counts a call on game session id (s as loaded) against the limit of calls
+-- per session per minute: in a live session's record (the caller saves it),
+-- or for a tombstone in a counter key. Returns the seconds until the minute
+-- ends when the call is over the limit (and then leaves s's count at the
+-- limit), else nil.
+local function session_over_limit(id, s, now)
+  local limit = LIMITS[2]
+  if limit <= 0 then return nil end
+  if s.st == 'ended' then return over_limit('gs', id, limit, 60000, now) end
+  local w = math.floor(now / 60000)
+  if s.rw == w then s.rn = s.rn + 1 else s.rw, s.rn = w, 1 end
+  if s.rn > limit then
+    s.rn = limit
+    return math.max(1, math.ceil(((w + 1) * 60000 - now) / 1000))
+  end
+  return nil
 end
 
 -- Ends a session for reason at instant ended: appends its one settlement

@@ -10,12 +10,15 @@ if wait then return limited(wait) end
 local id = ARGV[9]
 local s = load(id)
 if not s or s.game ~= game then return {'SESSION_NOT_FOUND'} end
-wait = over_limit('gs', id, LIMITS[2], 60000, now)
+wait = session_over_limit(id, s, now)
 if wait then return limited(wait) end
 if s.st == 'ended' then return {'ALREADY_ENDED'} end
 local over = settle_due(id, s, now)
 if over == 'expired' then return {'SESSION_NOT_FOUND'} end
 if over then return {'ALREADY_ENDED'} end
-if s.st == 'ending' then return {'SESSION_ENDING'} end
+if s.st == 'ending' then
+  if s.rn then save(id, s, now) end   -- the call's count
+  return {'SESSION_ENDING'}
+end
 terminate(id, s, 'normal', now)
 return {'OK', math.floor(tonumber(s.play) / 1000)}

@@ -14,7 +14,7 @@ local s = load(id)
 if not s or s.game ~= game or s.user ~= ARGV[10] then
   return {'SESSION_NOT_FOUND'}
 end
-wait = over_limit('gs', id, LIMITS[2], 60000, now)
+wait = session_over_limit(id, s, now)
 if wait then return limited(wait) end
 if s.st == 'ended' then
   if s.rep == '1' then
@@ -26,7 +26,10 @@ end
 local over = settle_due(id, s, now)
 if over == 'expired' then return {'SESSION_NOT_FOUND'} end
 if over then return {'SESSION_ENDED'} end
-if s.st == 'ending' then return {'SESSION_ENDING'} end
+if s.st == 'ending' then
+  if s.rn then save(id, s, now) end   -- the call's count
+  return {'SESSION_ENDING'}
+end
 if not launcher_alive(s.venue, s.pc, now) then
   terminate(id, s, 'launcher_timeout', now)
   return {'SESSION_ENDED'}

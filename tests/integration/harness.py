@@ -91,10 +91,11 @@ class Response:
 
 def redis_cli(where, *args):
     """Runs one Redis command with redis-cli reaching the server by where
-    (["-s", socket] or ["-h", host, "-p", port]); returns its raw output."""
+    (["-s", socket] or ["-h", host, "-p", port]); returns its raw output
+    (bytes that are not UTF-8, as in a session record, as surrogates)."""
     p = subprocess.run(["redis-cli"] + where + ["--raw"] +
                        [str(a) for a in args], capture_output=True,
-                       text=True, timeout=30)
+                       text=True, errors="surrogateescape", timeout=30)
     return p.stdout.strip()
 
 

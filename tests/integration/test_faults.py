@@ -368,6 +368,40 @@ def test_per_session_rate_limit_is_429_with_retry_after(svc):
     assert v.heartbeat(other).status == 200
 
 
+def early_in_a_minute():
+    """Waits, when the minute is nearly over, for the next one, so that a
+    few calls fall into one per-minute window."""
+    into = time.time() % 60
+    if into > 50:
+        time.sleep(60.2 - into)
+
+
+@settings(HB_RATE_SESSION_PER_MIN=3)
+def test_per_session_limit_counts_live_draining_and_ended_sessions(svc):
+    v = Venue(svc)
+    _, live = v.session()
+    _, draining = v.session("pc-2")
+    _, ended = v.session("pc-3")
+    svc.ctl("session", "revoke", draining, "--drain", 60)
+    expect_ok(v.end(ended))
+    early_in_a_minute()
+    assert [v.heartbeat(live).status for _ in range(4)] == \
+        [200, 200, 200, 429]
+    # A live session counts in its own record: no counter key.
+    assert svc.redis("KEYS", svc.key("rl:gs:*")) == ""
+    # A draining one too: its answers (410 SESSION_ENDING) are counted.
+    assert [v.heartbeat(draining).status for _ in range(4)] == \
+        [410, 410, 410, 429]
+    assert svc.redis("KEYS", svc.key("rl:gs:*")) == ""
+    # An ended one counts in a key that expires with the minute (the end
+    # itself was counted in the record that the end removed).
+    assert [v.heartbeat(ended).status for _ in range(4)] == \
+        [410, 410, 410, 429]
+    k = svc.redis("KEYS", svc.key("rl:gs:*")).split()
+    assert len(k) == 1 and ended in k[0], k
+    assert 0 < int(svc.redis("PTTL", k[0])) <= 60000
+
+
 @settings(HB_RATE_LAUNCHER_PER_MIN=3)
 def test_per_launcher_rate_limit_is_429_with_retry_after(svc):
     v = Venue(svc)
