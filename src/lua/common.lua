@@ -263,22 +263,30 @@ local function save(id, s, now)
   end
 end
 
+-- Counts a call in a fixed window of a minute whose number (w) and count (n)
+-- the caller keeps in a record of its own. Returns the window and count to
+-- store and nil, or, when the call is over limit, what was stored and the
+-- seconds until the minute ends.
+local function count_in_minute(w, n, limit, now)
+  local cur = math.floor(now / 60000)
+  local next_n = (w == cur) and n + 1 or 1
+  if next_n > limit then
+    return w, n, math.max(1, math.ceil(((cur + 1) * 60000 - now) / 1000))
+  end
+  return cur, next_n, nil
+end
+
 -- Counts a call on game session id (s as loaded) against the limit of calls
--- per session per minute: in a live session's record (the caller saves it),
--- or for a tombstone in a counter key. Returns the seconds until the minute
--- ends when the call is over the limit (and then leaves s's count at the
--- limit), else nil.
+-- per session per minute: in a live session's record (the caller saves s),
+-- or for a tombstone in a counter key. Returns the seconds to wait when the
+-- call is over the limit, else nil.
 local function session_over_limit(id, s, now)
   local limit = LIMITS[2]
   if limit <= 0 then return nil end
   if s.st == 'ended' then return over_limit('gs', id, limit, 60000, now) end
-  local w = math.floor(now / 60000)
-  if s.rw == w then s.rn = s.rn + 1 else s.rw, s.rn = w, 1 end
-  if s.rn > limit then
-    s.rn = limit
-    return math.max(1, math.ceil(((w + 1) * 60000 - now) / 1000))
-  end
-  return nil
+  local wait
+  s.rw, s.rn, wait = count_in_minute(s.rw, s.rn, limit, now)
+  return wait
 end
 
 -- Ends a session for reason at instant ended: appends its one settlement
@@ -352,4 +360,16 @@ local function launcher_by_token(hash, now)
   if not l or tonumber(l.last) + LTTL <= now then return nil end
   if redis.call('HGET', pc_key(l.venue, l.pc), 'lt') ~= hash then return nil end
   return l
+end
+
+-- Counts a call of launcher token hash (l its record) against the limit of
+-- calls per launcher per minute, in the record. Returns the seconds to wait
+-- when the call is over the limit, else nil.
+local function launcher_over_limit(hash, l, now)
+  local limit = LIMITS[3]
+  if limit <= 0 then return nil end
+  local w, n, wait = count_in_minute(tonumber(l.rw), tonumber(l.rn), limit,
+    now)
+  if not wait then redis.call('HSET', lt_key(hash), 'rw', I(w), 'rn', I(n)) end
+  return wait
 end

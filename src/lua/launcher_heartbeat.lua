@@ -6,7 +6,7 @@ local now = now_ms()
 local hash = ARGV[8]
 local l = launcher_by_token(hash, now)
 if not l then return {'UNAUTHORIZED'} end
-local wait = over_limit('lt', hash, LIMITS[3], 60000, now)
+local wait = launcher_over_limit(hash, l, now)
 if wait then return limited(wait) end
 redis.call('HSET', lt_key(hash), 'last', I(now))
 redis.call('PEXPIRE', lt_key(hash), I(LTTL))
