@@ -79,7 +79,7 @@ end
 local function gs_key(id) return B .. 'gs:' .. id end
 -- A live game session is one field of a shared hash, its bucket, named by the
 -- id's last three characters (4,096 buckets for the service's ids): a key of
--- its own would cost about 200 bytes more (see the README, Keys).
+-- its own would cost about 150 bytes more (see the README, Performance).
 local function gsb_key(id) return B .. 'gsb:' .. string.sub(id, -3) end
 local function lt_key(hash) return B .. 'lt:' .. hash end
 local function pc_key(venue, pc) return B .. 'pc:' .. venue .. ':' .. pc end
@@ -189,13 +189,16 @@ local function deadline(s)
 end
 
 -- A live session's record, the value of its bucket field: the values below
--- in MessagePack, one after another (cmsgpack: packed and read in C). Times
--- after t0 are kept as ms since t0, seen as ms since last, and bms as what
--- play counted beyond it, so that a record of short ids stays within Redis's
--- hash-max-listpack-value (64 bytes) and its bucket compact. rw and rn count
--- the session's calls for its rate limit: the minute (since t0's) and the
--- calls in it. Absent values are nil.
---   st t0 last seen play bms chg rate gend eend erea rw rn game venue pc user
+-- in MessagePack, one after another (cmsgpack: packed and read in C), so
+-- that a record of short ids stays within Redis's hash-max-listpack-value
+-- (64 bytes) and its bucket compact. The numbers are kept small: last as ms
+-- since t0, seen as ms since last, play as the ms since t0 it did not count
+-- (idle), bms as what play counted beyond it (unbilled); rw and rn count the
+-- session's calls for its rate limit: the minute (since t0's) and the calls
+-- in it. The last three, set only in grace or while draining, are left out
+-- when none is; absent values are nil.
+--   st t0 last seen idle unbilled chg rate rw rn game venue pc user
+--   [gend eend erea]
 local REC_STATE = {'live', 'grace', 'ending'}
 local REC_CODE = {live = 1, grace = 2, ending = 3}
 
@@ -206,30 +209,40 @@ end
 
 local function pack(s)
   local t0 = tonumber(s.t0)
-  local last = tonumber(s.last)
+  local since = tonumber(s.last) - t0
   local play = tonumber(s.play)
-  return cmsgpack.pack(REC_CODE[s.st], t0, last - t0, tonumber(s.seen) - last,
-    play, play - tonumber(s.bms), tonumber(s.chg), tonumber(s.rate),
-    rel(s.gend, t0), rel(s.eend, t0), s.erea, rel(s.rw, math.floor(t0 / 60000)),
-    s.rn, s.game, s.venue, s.pc, s.user)
+  local st, seen, idle = REC_CODE[s.st], tonumber(s.seen) - t0 - since,
+    since - play
+  local unbilled, chg, rate = play - tonumber(s.bms), tonumber(s.chg),
+    tonumber(s.rate)
+  local rw = rel(s.rw, math.floor(t0 / 60000))
+  if not (s.gend or s.eend or s.erea) then
+    return cmsgpack.pack(st, t0, since, seen, idle, unbilled, chg, rate, rw,
+      s.rn, s.game, s.venue, s.pc, s.user)
+  end
+  return cmsgpack.pack(st, t0, since, seen, idle, unbilled, chg, rate, rw,
+    s.rn, s.game, s.venue, s.pc, s.user, rel(s.gend, t0), rel(s.eend, t0),
+    s.erea)
 end
 
 -- The session of a record, or an error for a record that is not one.
 local function unpack_rec(rec)
-  local st, t0, last, seen, play, unbilled, chg, rate, gend, eend, erea, rw,
-    rn, game, venue, pc, user = cmsgpack.unpack(rec)
-  if not REC_STATE[st] or type(t0) ~= 'number' or type(last) ~= 'number' or
-      type(seen) ~= 'number' or type(play) ~= 'number' or
-      type(unbilled) ~= 'number' or type(user) ~= 'string' then
+  local st, t0, since, seen, idle, unbilled, chg, rate, rw, rn, game, venue,
+    pc, user, gend, eend, erea = cmsgpack.unpack(rec)
+  if not REC_STATE[st] or type(t0) ~= 'number' or
+      type(since) ~= 'number' or type(seen) ~= 'number' or
+      type(idle) ~= 'number' or type(unbilled) ~= 'number' or
+      type(user) ~= 'string' then
     return error('malformed game session record')
   end
-  last = t0 + last
+  local last = t0 + since
+  local play = since - idle
   local s = {st = REC_STATE[st], t0 = t0, last = last, seen = last + seen,
-    play = play, bms = play - unbilled, chg = chg, rate = rate, erea = erea,
-    game = game, venue = venue, pc = pc, user = user, rn = rn}
+    play = play, bms = play - unbilled, chg = chg, rate = rate, rn = rn,
+    game = game, venue = venue, pc = pc, user = user, erea = erea}
+  if rw then s.rw = math.floor(t0 / 60000) + rw end
   if gend then s.gend = t0 + gend end
   if eend then s.eend = t0 + eend end
-  if rw then s.rw = math.floor(t0 / 60000) + rw end
   return s
 end
 
