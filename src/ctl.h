@@ -23,6 +23,9 @@
 #define CTL_EXIT_UNAVAILABLE 3 /* Redis unreachable or answering errors */
 #define CTL_EXIT_CONFIG 78     /* a bad setting (sysexits' EX_CONFIG) */
 
+/* The least time heartbeatctl waits for a Redis reply (ms). */
+#define CTL_REDIS_TIMEOUT_MIN_MS 10000
+
 /* The longest id (game, venue, PC, user, session), as the worker takes. */
 #define CTL_ID_MAX 128
 /* Room for a full key name: the base (at most 71 bytes) and two ids. */

@@ -155,6 +155,13 @@ static int ctl_run(const struct ctl_cmd *cmd, const char *const *pos,
 	if (config_load_env(&cfg, err, sizeof err) != 0)
 		return ctl_fail(CTL_EXIT_CONFIG, "%s", err);
 	log_set_level(cfg.log_level);
+	/*
+	 * The workers' bound on a command (HB_REDIS_TIMEOUT_MS) is sized for a
+	 * request; an operator's command, such as a large sweep batch, may
+	 * rightly take longer, and giving up would hide that it went through.
+	 */
+	if (cfg.redis_timeout_ms < CTL_REDIS_TIMEOUT_MIN_MS)
+		cfg.redis_timeout_ms = CTL_REDIS_TIMEOUT_MIN_MS;
 	c.cfg = &cfg;
 	c.anchored = 0;
 	c.store = store_new(&cfg);

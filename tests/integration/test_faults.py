@@ -9,9 +9,10 @@ launcher APIs, and "Rate limits".
 
 import json
 import socket
+import subprocess
 import time
 
-from harness import (Venue, expect_error, expect_ok, make_jwt,
+from harness import (CTL, Venue, expect_error, expect_ok, make_jwt,
                      service_options, settings, suite_main, wait_for)
 
 VERIFY = "/v1/game/session/verify"
@@ -516,6 +517,28 @@ def test_redis_timeout_is_503_then_recovers(svc):
     assert expect_ok(v.end(gs))["result"] == "SUCCESS"
     expect_error(v.end(gs), 409, "ALREADY_ENDED")
     assert svc.worker_pids() == pids
+
+
+@settings(HB_REDIS_TIMEOUT_MS=300)
+def test_heartbeatctl_waits_for_a_slow_redis_past_the_workers_bound(svc):
+    # An operator's command may take longer than a request's: heartbeatctl
+    # waits at least 10 s for a reply, whatever HB_REDIS_TIMEOUT_MS says.
+    import signal
+    v = Venue(svc)
+    _, gs = v.session()
+    redis = svc.procs["redis"]
+    redis.send_signal(signal.SIGSTOP)
+    try:
+        p = subprocess.Popen([CTL, "session", "show", gs], env=svc.env,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                             text=True)
+        time.sleep(1.5)
+        assert p.poll() is None, p.communicate()
+    finally:
+        redis.send_signal(signal.SIGCONT)
+    out, err = p.communicate(timeout=10)
+    assert p.returncode == 0, err
+    assert json.loads(out)["st"] == "live", out
 
 
 def test_store_error_is_500_internal_error_logged_with_request_id(svc):
