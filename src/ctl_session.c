@@ -19,8 +19,8 @@
 /* The largest sweep batch (HB_SWEEP_BATCH's own bound). */
 #define CTL_SWEEP_MAX 100000
 
-/* The most sessions one session_get call reads. */
-#define CTL_SESSION_BATCH 256
+/* The most sessions one session_get call reads: what store_script passes. */
+#define CTL_SESSION_BATCH (STORE_ARGS_MAX - 4 - SCRIPT_COMMON_ARGS)
 
 /*
  * Copies the value of name in pairs (a flat list of names and values, as

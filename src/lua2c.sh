@@ -2,8 +2,8 @@
 # lua2c.sh OUT COMMON SCRIPT... - embeds Lua scripts in C.
 #
 # Writes OUT, a C file defining script_defs[]: for each SCRIPT, its name (the
-# file name without .lua) and its source, COMMON followed by the script, as one
-# string. The order of SCRIPTs must match SCRIPT_TABLE in scripts.h.
+# file name without .lua) and its source as one string: a line naming it
+# (local SCRIPT = 'name'), then COMMON, then the script. The order of SCRIPTs must match SCRIPT_TABLE in scripts.h.
 set -eu
 out=$1
 common=$2
@@ -17,7 +17,7 @@ tmp="$out.tmp"
 		name=$(basename "$f" .lua)
 		echo "static const char src_$name[] ="
 		# Backslashes and quotes escaped (sed: awks differ on "\\\\").
-		cat "$common" "$f" | sed -e 's/\\/\\\\/g' -e 's/"/\\"/g' \
+		{ echo "local SCRIPT = '$name'"; cat "$common" "$f"; } | sed -e 's/\\/\\\\/g' -e 's/"/\\"/g' \
 			-e 's/^/\t"/' -e 's/$/\\n"/'
 		echo ';'
 		echo

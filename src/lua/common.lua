@@ -1,4 +1,5 @@
--- common.lua: prepended to every script at build time.
+-- common.lua: prepended to every script at build time, after a line that
+-- names the script (local SCRIPT = 'game_heartbeat', say).
 --
 -- Every script gets the same leading arguments, so the rules read their
 -- settings in one place:
@@ -8,7 +9,8 @@
 --            where the anchor is (see the README, Redis Cluster). Its value
 --            is '1', or 'paused' (heartbeatctl pause): then every script
 --            stops before touching anything else, with a TRYAGAIN error
---            (503), so that no script runs half-way while keys move.
+--            (503), so that no script runs half-way while keys move; all
+--            but session_get, which only reads (heartbeatctl session).
 --   ARGV[1]  the key base, "<prefix>{core}:"
 --   ARGV[2]  game session TTL, ms        ARGV[3]  grace period, ms
 --   ARGV[4]  launcher TTL, ms            ARGV[5]  tombstone lifetime, ms
@@ -31,7 +33,7 @@ local DEADLINES = B .. 'deadlines'
 local ANCHOR = redis.call('GET', KEYS[1])
 if not ANCHOR then
   redis.call('SET', KEYS[1], '1')
-elseif ANCHOR == 'paused' then
+elseif ANCHOR == 'paused' and SCRIPT ~= 'session_get' then
   return redis.error_reply('TRYAGAIN paused: heartbeatctl resume ends it')
 end
 local LIMITS = {string.match(ARGV[7], '^(%d+),(%d+),(%d+),(%d+)$')}

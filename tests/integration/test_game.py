@@ -709,6 +709,12 @@ def test_session_list_and_show_read_the_records(svc):
             svc.ctl("session", "list").stdout.splitlines()]
     assert rows == [[a, v.game, v.id, "pc-1", "user-a", "live", "0",
                      "0.000"]], rows
+    # More sessions than one script call reads take several calls.
+    more = {v.session("pc-m%d" % i, user="u%d" % i)[1]: "u%d" % i
+            for i in range(24)}
+    rows = [line.split("\t") for line in
+            svc.ctl("session", "list").stdout.splitlines()]
+    assert {r[0]: r[4] for r in rows} == dict(more, **{a: "user-a"}), rows
     assert svc.session(b)["st"] == "ended"
     p = svc.ctl("session", "show", "gs_nope", check=False)
     assert p.returncode != 0 and "no such game session" in p.stderr, p

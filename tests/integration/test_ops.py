@@ -155,6 +155,10 @@ def test_pause_answers_503_until_resume_and_changes_nothing(svc):
     p = svc.ctl("sweep", check=False)
     assert p.returncode == 3, (p.returncode, p.stderr)
     assert svc.redis("HGET", svc.bucket(gs), gs) == before
+    # Reading sessions goes on: heartbeatctl session writes nothing.
+    assert svc.session(gs)["st"] == "live"
+    assert svc.ctl("session", "list").stdout.split("\t")[0] == gs
+    assert svc.redis("HGET", svc.bucket(gs), gs) == before
     assert v.wallet() == wallet
     assert svc.ctl("resume").stdout.strip() == "resumed"
     r = v.heartbeat(gs)
