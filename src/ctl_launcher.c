@@ -1,7 +1,8 @@
 /*
  * ctl_launcher.c - heartbeatctl launcher: the PCs' launcher sessions. A PC's
- * record pc:<venue>:<pc> {lt, gs} names its launcher session lt:<sha256 of
- * the token> {venue, pc, ip, hw, started, last} and its game session.
+ * record pc:<venue>:<pc> {lt, ll, gs} names its launcher session
+ * lt:<sha256 of the token> {venue, pc, ip, hw, started, last}, a copy of
+ * that session's last, and its game session.
  */
 #include <stdio.h>
 #include <string.h>
@@ -77,7 +78,7 @@ int ctl_launcher_revoke(struct ctl *c, const char *const *pos,
 	ctl_key(c, lk, sizeof lk, "lt:%s", row.v[0]);
 	{
 		const char *del[] = {"DEL", lk, NULL};
-		const char *hdel[] = {"HDEL", pk, "lt", NULL};
+		const char *hdel[] = {"HDEL", pk, "lt", "ll", NULL};
 		const char *const *cmds[] = {del, hdel, NULL};
 
 		rc = ctl_write(c, NULL, CTL_GUARD_NONE, cmds);

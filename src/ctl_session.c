@@ -20,7 +20,7 @@
 #define CTL_SWEEP_MAX 100000
 
 /* The most sessions one session_get call reads: what store_script passes. */
-#define CTL_SESSION_BATCH (STORE_ARGS_MAX - 4 - SCRIPT_COMMON_ARGS)
+#define CTL_SESSION_BATCH STORE_SCRIPT_ARGS_MAX
 
 /*
  * Copies the value of name in pairs (a flat list of names and values, as

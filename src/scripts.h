@@ -1,7 +1,8 @@
 /*
  * scripts.h - the Lua scripts that hold the session rules. Their sources are
  * the files in src/lua/, embedded at build time by lua2c.sh (each prefixed with
- * common.lua); the store loads them once per connection and calls them by SHA.
+ * common.lua); the store loads them once per connection, after a line of the
+ * settings as constants, and calls them by SHA.
  */
 #ifndef HB_SCRIPTS_H
 #define HB_SCRIPTS_H
@@ -28,9 +29,6 @@ enum script_id {
 #undef SCRIPT_ENUM
 	SCRIPT_COUNT
 };
-
-/* The number of leading arguments every script takes (see common.lua). */
-#define SCRIPT_COMMON_ARGS 7
 
 struct script_def {
 	const char *name;

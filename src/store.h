@@ -13,6 +13,8 @@
 
 /* The most arguments one call passes, including the script's common ones. */
 #define STORE_ARGS_MAX 32
+/* The most arguments of a script (store_script adds EVALSHA, SHA, 1, key). */
+#define STORE_SCRIPT_ARGS_MAX (STORE_ARGS_MAX - 4)
 
 enum store_result {
 	STORE_OK,	   /* a reply arrived */
@@ -35,9 +37,10 @@ struct store *store_new(const struct config *cfg);
 void store_free(struct store *st);
 
 /*
- * Calls script id with the common arguments followed by the argc arguments in
- * argv (lens gives their lengths; NULL means NUL-terminated). Connects, loads
- * scripts and retries once after NOSCRIPT as needed. On STORE_OK, *out is a
+ * Calls script id (loaded with the settings as constants: see common.lua)
+ * with the argc arguments in argv (lens gives their lengths; NULL means
+ * NUL-terminated), at most STORE_SCRIPT_ARGS_MAX. Connects, loads scripts and
+ * retries once after NOSCRIPT as needed. On STORE_OK, *out is a
  * reply the caller owns (free with store_reply_free). On any other result *out
  * is NULL; after STORE_UNAVAILABLE the connection is dropped and the next call
  * reconnects.

@@ -23,6 +23,8 @@
 #define STORE_KEY_MAX (CONFIG_STR_MAX + 64)
 /* The most connections of one store (a cluster: one per node it uses). */
 #define STORE_NODES_MAX 8
+/* The longest settings line of the scripts (store_prologue). */
+#define STORE_PROLOGUE_MAX (4 * CONFIG_STR_MAX + 512)
 /* The most MOVED and ASK redirects one call follows. */
 #define STORE_REDIRECTS_MAX 5
 /*
@@ -78,9 +80,9 @@ struct store {
 	char sha[SCRIPT_COUNT][41];
 	char error[256];
 	int connected_before;
-	/* The common script arguments, formatted once. */
 	char anchor_key[STORE_KEY_MAX];
-	char common[SCRIPT_COMMON_ARGS][STORE_KEY_MAX];
+	/* The settings as Lua constants, put before every script loaded. */
+	char prologue[STORE_PROLOGUE_MAX];
 };
 
 /* Records why the store failed; the text goes to the log only. */
@@ -132,6 +134,34 @@ static void store_forget_owner(struct store *st)
 	st->map_retry_ms = util_now_ms() + STORE_MAP_RETRY_MS;
 }
 
+/*
+ * Writes the settings the scripts read (common.lua) as Lua: the key base as
+ * a string of decimal escapes, so any byte reads as itself, and the numbers.
+ */
+static void store_prologue(const struct config *cfg, char *out, size_t size)
+{
+	size_t n = (size_t)snprintf(out, size, "local B = '");
+
+	for (const unsigned char *p = (const unsigned char *)cfg->key_base;
+	     *p != '\0' && n < size; p++)
+		n += (size_t)snprintf(out + n, size - n, "\\%03u", *p);
+	if (n < size)
+		snprintf(
+		    out + n, size - n,
+		    "'\nlocal TTL, GRACE, LTTL, TOMB, MARGIN = %lld, %lld, "
+		    "%lld, %lld, %lld\nlocal LIMITS = {%lld, %lld, %lld, "
+		    "%lld}\n",
+		    (long long)cfg->game_ttl_sec * 1000,
+		    (long long)cfg->grace_sec * 1000,
+		    (long long)cfg->launcher_ttl_sec * 1000,
+		    (long long)cfg->tombstone_sec * 1000,
+		    (long long)cfg->settle_margin_sec * 1000,
+		    (long long)cfg->rate_key_per_sec,
+		    (long long)cfg->rate_session_per_min,
+		    (long long)cfg->rate_launcher_per_min,
+		    (long long)cfg->rate_device_user_per_min);
+}
+
 struct store *store_new(const struct config *cfg)
 {
 	struct store *st = calloc(1, sizeof *st);
@@ -144,22 +174,7 @@ struct store *store_new(const struct config *cfg)
 	snprintf(st->anchor_key, sizeof st->anchor_key, "%sanchor",
 		 cfg->key_base);
 	st->slot = util_key_slot(st->anchor_key, strlen(st->anchor_key));
-	snprintf(st->common[0], STORE_KEY_MAX, "%s", cfg->key_base);
-	snprintf(st->common[1], STORE_KEY_MAX, "%lld",
-		 (long long)cfg->game_ttl_sec * 1000);
-	snprintf(st->common[2], STORE_KEY_MAX, "%lld",
-		 (long long)cfg->grace_sec * 1000);
-	snprintf(st->common[3], STORE_KEY_MAX, "%lld",
-		 (long long)cfg->launcher_ttl_sec * 1000);
-	snprintf(st->common[4], STORE_KEY_MAX, "%lld",
-		 (long long)cfg->tombstone_sec * 1000);
-	snprintf(st->common[5], STORE_KEY_MAX, "%lld",
-		 (long long)cfg->settle_margin_sec * 1000);
-	snprintf(st->common[6], STORE_KEY_MAX, "%lld,%lld,%lld,%lld",
-		 (long long)cfg->rate_key_per_sec,
-		 (long long)cfg->rate_session_per_min,
-		 (long long)cfg->rate_launcher_per_min,
-		 (long long)cfg->rate_device_user_per_min);
+	store_prologue(cfg, st->prologue, sizeof st->prologue);
 	return st;
 }
 
@@ -189,8 +204,7 @@ const char *store_mode(const struct store *st)
 	return st->cfg->redis_sentinels[0] != '\0' ? "sentinel" : "standalone";
 }
 
-void store_key(const struct store *st, const char *name, char *out,
-	       size_t size)
+void store_key(const struct store *st, const char *name, char *out, size_t size)
 {
 	snprintf(out, size, "%s%s", st->cfg->key_base, name);
 }
@@ -221,8 +235,8 @@ static redisReply *store_send_pipelined(struct store *st, struct store_conn *c,
 	struct store_wait ask = {NULL, NULL, NULL};
 	struct store_wait w = {NULL, req, NULL};
 
-	if ((asking && redisAppendCommandArgv(c->ctx, 1, asking_argv,
-					      NULL) != REDIS_OK) ||
+	if ((asking && redisAppendCommandArgv(c->ctx, 1, asking_argv, NULL) !=
+			   REDIS_OK) ||
 	    redisAppendCommandArgv(c->ctx, argc, argv, lens) != REDIS_OK) {
 		store_set_error(st, "redis I/O", c->ctx->errstr);
 		store_disconnect(st, c);
@@ -284,18 +298,34 @@ io_error:
 	return NULL;
 }
 
-/* Loads one script on c and records its SHA. Returns 0, or -1. */
+/*
+ * Loads one script, after the settings, on c and records its SHA. Returns
+ * 0, or -1.
+ */
 static int store_load_script(struct store *st, struct store_conn *c,
 			     enum script_id id)
 {
-	const char *argv[3] = {"SCRIPT", "LOAD", script_defs[id].source};
-	redisReply *r = store_send(st, c, 0, 3, argv, NULL);
+	size_t plen = strlen(st->prologue);
+	size_t slen = strlen(script_defs[id].source);
+	char *text = malloc(plen + slen);
+	const char *argv[3] = {"SCRIPT", "LOAD", text};
+	size_t lens[3] = {6, 4, plen + slen};
+	redisReply *r;
 
+	if (text == NULL) {
+		store_set_error(st, "SCRIPT LOAD", "out of memory");
+		return -1;
+	}
+	memcpy(text, st->prologue, plen);
+	memcpy(text + plen, script_defs[id].source, slen);
+	r = store_send(st, c, 0, 3, argv, lens);
+	free(text);
 	if (r == NULL)
 		return -1;
 	if (r->type != REDIS_REPLY_STRING || r->len != 40) {
 		store_set_error(st, "SCRIPT LOAD",
-				r->type == REDIS_REPLY_ERROR ? r->str : "bad reply");
+				r->type == REDIS_REPLY_ERROR ? r->str
+							     : "bad reply");
 		freeReplyObject(r);
 		return -1;
 	}
@@ -306,8 +336,8 @@ static int store_load_script(struct store *st, struct store_conn *c,
 }
 
 /* Runs a set-up command on c that must not answer an error (AUTH, SELECT). */
-static int store_setup_command(struct store *st, struct store_conn *c,
-			       int argc, const char **argv)
+static int store_setup_command(struct store *st, struct store_conn *c, int argc,
+			       const char **argv)
 {
 	redisReply *r = store_send(st, c, 0, argc, argv, NULL);
 	int ok;
@@ -323,7 +353,8 @@ static int store_setup_command(struct store *st, struct store_conn *c,
 
 static struct timeval store_ms(int64_t ms)
 {
-	struct timeval tv = {(time_t)(ms / 1000), (suseconds_t)(ms % 1000) * 1000};
+	struct timeval tv = {(time_t)(ms / 1000),
+			     (suseconds_t)(ms % 1000) * 1000};
 
 	return tv;
 }
@@ -361,8 +392,8 @@ static redisContext *store_open_ctx(struct store *st, const char *host,
 }
 
 /* Opens c to host:port (see store_open_ctx). Returns 0, or -1. */
-static int store_open(struct store *st, struct store_conn *c,
-		      const char *host, int port)
+static int store_open(struct store *st, struct store_conn *c, const char *host,
+		      int port)
 {
 	c->ctx = store_open_ctx(st, host, port);
 	return c->ctx != NULL ? 0 : -1;
@@ -373,8 +404,7 @@ static int store_open(struct store *st, struct store_conn *c,
  * brackets) at *p into host and *port and moves *p past it, skipping
  * malformed items. Returns 1, or 0 at the end of the list.
  */
-static int store_next_addr(const char **p, char *host, size_t size,
-			   int *port)
+static int store_next_addr(const char **p, char *host, size_t size, int *port)
 {
 	while (**p != '\0') {
 		char item[STORE_HOST_MAX];
@@ -442,8 +472,8 @@ static int store_open_via_sentinels(struct store *st, struct store_conn *c)
 		     r->element[0]->len < sizeof addr;
 		if (ok) {
 			snprintf(addr, sizeof addr, "%s", r->element[0]->str);
-			port = atoi(r->element[1]->str ? r->element[1]->str
-						       : "0");
+			port =
+			    atoi(r->element[1]->str ? r->element[1]->str : "0");
 		}
 		freeReplyObject(r);
 		if (!ok || port <= 0 || store_open(st, c, addr, port) != 0)
@@ -454,7 +484,8 @@ static int store_open_via_sentinels(struct store *st, struct store_conn *c)
 			freeReplyObject(r);
 		if (ok)
 			return 0;
-		store_set_error(st, "sentinel", "the named master is not a master");
+		store_set_error(st, "sentinel",
+				"the named master is not a master");
 		store_disconnect(st, c);
 	}
 	if (st->error[0] == '\0')
@@ -513,8 +544,8 @@ done:
 		metrics_add(METRICS_REDIS_RECONNECTS, 1);
 	st->connected_before = 1;
 	if (st->cluster)
-		log_line(LOG_DEBUG, "event=redis_connected node=%s:%d",
-			 c->host, c->port);
+		log_line(LOG_DEBUG, "event=redis_connected node=%s:%d", c->host,
+			 c->port);
 	else
 		log_line(LOG_DEBUG, "event=redis_connected");
 	return 0;
@@ -595,7 +626,8 @@ static int store_ask_slots(struct store *st, const char *host, int port)
 		    m->element[1]->type != REDIS_REPLY_INTEGER ||
 		    m->element[0]->len >= sizeof master)
 			continue;
-		/* No host (empty, or nil: an unknown endpoint): the node asked. */
+		/* No host (empty, or nil: an unknown endpoint): the node asked.
+		 */
 		snprintf(master, sizeof master, "%s",
 			 m->element[0]->type == REDIS_REPLY_STRING &&
 				 m->element[0]->len > 0
@@ -661,8 +693,7 @@ static int store_learn_owner(struct store *st)
  * -1 when the node named cannot be reached.
  */
 static int store_redirect(struct store *st, const struct store_conn *from,
-			  const char *msg, struct store_conn **to,
-			  int *asking)
+			  const char *msg, struct store_conn **to, int *asking)
 {
 	char host[STORE_HOST_MAX];
 	const char *addr, *colon;
@@ -742,15 +773,15 @@ static int store_error_is_migrating(const char *msg)
 /* Whether an error reply means Redis cannot serve now (not our bug). */
 static int store_error_is_unavailable(const char *msg)
 {
-	static const char *const prefixes[] = {"LOADING", "READONLY",
-					       "MASTERDOWN", "BUSY",
-					       "TRYAGAIN", "CLUSTERDOWN",
-					       "NOAUTH", "OOM", "NOREPLICAS"};
+	static const char *const prefixes[] = {
+	    "LOADING",	   "READONLY", "MASTERDOWN", "BUSY",	  "TRYAGAIN",
+	    "CLUSTERDOWN", "NOAUTH",   "OOM",	     "NOREPLICAS"};
 
 	for (size_t i = 0; i < sizeof prefixes / sizeof prefixes[0]; i++)
 		if (strncmp(msg, prefixes[i], strlen(prefixes[i])) == 0)
 			return 1;
-	return store_error_is_cluster_down(msg) || store_error_is_migrating(msg);
+	return store_error_is_cluster_down(msg) ||
+	       store_error_is_migrating(msg);
 }
 
 /*
@@ -760,7 +791,8 @@ static int store_error_is_unavailable(const char *msg)
 static int store_error_keeps_connection(const char *msg)
 {
 	return strncmp(msg, "TRYAGAIN", 8) == 0 ||
-	       store_error_is_cluster_down(msg) || store_error_is_migrating(msg);
+	       store_error_is_cluster_down(msg) ||
+	       store_error_is_migrating(msg);
 }
 
 /* Whether an error reply is a cluster redirect. */
@@ -844,11 +876,13 @@ static enum store_result store_call(struct store *st, int script, int argc,
 			freeReplyObject(r);
 			reloaded = 1;
 			metrics_add(METRICS_SCRIPTS_RELOADED, 1);
-			if (store_load_script(st, c, (enum script_id)script) != 0)
+			if (store_load_script(st, c, (enum script_id)script) !=
+			    0)
 				return c->ctx == NULL ? STORE_UNAVAILABLE
 						      : STORE_ERROR;
 			if (gen != c->gen) {
-				store_set_error(st, "redis", "connection moved");
+				store_set_error(st, "redis",
+						"connection moved");
 				goto unavailable;
 			}
 			continue;
@@ -928,7 +962,7 @@ enum store_result store_script(struct store *st, enum script_id id, int argc,
 	int n = 0;
 
 	*out = NULL;
-	if (argc < 0 || argc + 4 + SCRIPT_COMMON_ARGS > STORE_ARGS_MAX) {
+	if (argc < 0 || argc > STORE_SCRIPT_ARGS_MAX) {
 		store_set_error(st, "store_script", "too many arguments");
 		return STORE_ERROR;
 	}
@@ -936,8 +970,6 @@ enum store_result store_script(struct store *st, enum script_id id, int argc,
 	all[n++] = NULL; /* the SHA, filled in by store_call */
 	all[n++] = "1";
 	all[n++] = st->anchor_key;
-	for (int i = 0; i < SCRIPT_COMMON_ARGS; i++)
-		all[n++] = st->common[i];
 	for (int i = 0; i < n; i++)
 		all_lens[i] = i == 1 ? 40 : strlen(all[i] ? all[i] : "");
 	for (int i = 0; i < argc; i++) {
@@ -969,8 +1001,7 @@ enum store_result store_command(struct store *st, int argc,
 
 /* ---- Pipelining ---------------------------------------------------------- */
 
-void store_set_pipeline(struct store *st,
-			const struct store_pipeline_ops *ops)
+void store_set_pipeline(struct store *st, const struct store_pipeline_ops *ops)
 {
 	for (int i = 0; i < STORE_NODES_MAX && ops == NULL; i++) {
 		if (st->conn[i].pending == 0)
@@ -1075,7 +1106,7 @@ void store_pipeline_flush(struct store *st)
 		/* Past the deadline, one last look at what has arrived. */
 		left = deadline - util_now_ms();
 		ready = poll(pfd, (nfds_t)n,
-			     left <= 0 ? 0
+			     left <= 0		? 0
 			     : left > INT32_MAX ? INT32_MAX
 						: (int)left);
 		if (ready < 0 && errno == EINTR)
@@ -1085,7 +1116,8 @@ void store_pipeline_flush(struct store *st)
 		if (ready <= 0) {
 			/* Timed out (or poll failed): the nodes still owing. */
 			store_set_error(st, "redis I/O",
-					ready == 0 ? "timed out" : strerror(errno));
+					ready == 0 ? "timed out"
+						   : strerror(errno));
 			for (int i = 0; i < n; i++)
 				store_disconnect(st, polled[i]);
 			store_forget_owner(st);

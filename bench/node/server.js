@@ -1,18 +1,17 @@
 'use strict';
 // server.js - PATCH /v1/game/session/heartbeat in Node.js with fastify and
 // ioredis: the peer bench/run measures session-heartbeat against. It runs
-// the very Lua script the C worker runs (src/lua/common.lua followed by
-// src/lua/game_heartbeat.lua) with the same arguments: KEYS[1] the anchor
-// key, the 7 common ARGV, then the API key's SHA-256, the session id, the
-// user id and 'heartbeat'. ioredis's defineCommand sends EVALSHA and falls
+// the very Lua script the C worker runs (its settings line,
+// src/lua/common.lua and src/lua/game_heartbeat.lua) with the same
+// arguments: KEYS[1] the anchor key, then the API key's SHA-256, the session
+// id, the user id and 'heartbeat'. ioredis's defineCommand sends EVALSHA and falls
 // back to EVAL on NOSCRIPT, as the worker does.
 //
 // Settings come from the environment (bench/run sets them):
 //   HB_BENCH_LISTEN        unix socket path to listen on
 //   HB_BENCH_REDIS_SOCKET  Redis unix socket
-//   HB_BENCH_SCRIPT_FILE   the script text (common.lua + game_heartbeat.lua)
+//   HB_BENCH_SCRIPT_FILE   the script text (settings, common.lua, game_heartbeat.lua)
 //   HB_BENCH_ANCHOR        KEYS[1]
-//   HB_BENCH_COMMON        JSON array of the 7 common ARGV
 //   HB_BENCH_INTERVAL      next_heartbeat_in, seconds
 const crypto = require('node:crypto');
 const fs = require('node:fs');
@@ -22,7 +21,6 @@ const Redis = require('ioredis');
 const env = process.env;
 const listen = env.HB_BENCH_LISTEN;
 const anchor = env.HB_BENCH_ANCHOR;
-const common = JSON.parse(env.HB_BENCH_COMMON);
 const interval = Number(env.HB_BENCH_INTERVAL || 120);
 
 const redis = new Redis({ path: env.HB_BENCH_REDIS_SOCKET });
@@ -88,7 +86,7 @@ app.patch('/v1/game/session/heartbeat', {
   const keyhash = crypto.createHash('sha256').update(key).digest('hex');
   let r;
   try {
-    r = await redis.gameHeartbeat(anchor, ...common, keyhash,
+    r = await redis.gameHeartbeat(anchor, keyhash,
       b.game_session_id, b.provider_user_id, 'heartbeat');
   } catch (e) {
     return fail(reply, rid, 'SERVICE_UNAVAILABLE', 'the store is unavailable', 1);

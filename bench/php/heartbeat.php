@@ -2,14 +2,14 @@
 // heartbeat.php - PATCH /v1/game/session/heartbeat the way a shared-hosting
 // user would write it: one PHP script under PHP-FPM, phpredis with a
 // persistent connection, EVALSHA of the very Lua script the C worker runs
-// (src/lua/common.lua followed by src/lua/game_heartbeat.lua) with the same
-// arguments: KEYS[1] the anchor key, the 7 common ARGV, then the API
-// key's SHA-256, the session id, the user id and 'heartbeat'. On NOSCRIPT
-// it sends the script with EVAL, as the worker reloads it.
+// (its settings line, src/lua/common.lua and src/lua/game_heartbeat.lua)
+// with the same arguments: KEYS[1] the anchor key, then the API key's
+// SHA-256, the session id, the user id and 'heartbeat'. On NOSCRIPT it
+// sends the script with EVAL, as the worker reloads it.
 //
 // Settings come from the FPM pool's env[] (bench/run writes the pool):
 //   HB_BENCH_REDIS_SOCKET, HB_BENCH_SCRIPT_FILE, HB_BENCH_SCRIPT_SHA,
-//   HB_BENCH_ANCHOR, HB_BENCH_COMMON (JSON array), HB_BENCH_INTERVAL
+//   HB_BENCH_ANCHOR, HB_BENCH_INTERVAL
 
 $rid = 'req_' . bin2hex(random_bytes(8));
 
@@ -67,12 +67,8 @@ foreach (['game_session_id', 'provider_user_id'] as $f) {
     }
 }
 
-$args = array_merge(
-    [getenv('HB_BENCH_ANCHOR')],
-    json_decode(getenv('HB_BENCH_COMMON'), true),
-    [hash('sha256', $key), $body['game_session_id'],
-     $body['provider_user_id'], 'heartbeat']
-);
+$args = [getenv('HB_BENCH_ANCHOR'), hash('sha256', $key),
+         $body['game_session_id'], $body['provider_user_id'], 'heartbeat'];
 try {
     $redis = new Redis();
     $redis->pconnect(getenv('HB_BENCH_REDIS_SOCKET'));

@@ -1,8 +1,16 @@
 -- common.lua: prepended to every script at build time, after a line that
--- names the script (local SCRIPT = 'game_heartbeat', say).
+-- names the script (local SCRIPT = 'game_heartbeat', say). The store loads
+-- each script with its settings put before that line, as constants:
+--   B        the key base, "<prefix>{core}:"
+--   TTL      game session TTL, ms        GRACE  grace period, ms
+--   LTTL     launcher TTL, ms            TOMB   tombstone lifetime, ms
+--   MARGIN   settle margin, ms
+--   LIMITS   rate limits {per key per s, per session per min, per launcher
+--            token per min, per device user per min} (0: no limit)
+-- so that no call spends time reading them (and a worker whose settings
+-- differ loads scripts of another SHA).
 --
--- Every script gets the same leading arguments, so the rules read their
--- settings in one place:
+-- Every script gets the same first key:
 --   KEYS[1]  the anchor: routes the script (every key shares its hash tag)
 --            and exists while any key of the service does, so that on a
 --            Redis Cluster whose slot is being migrated the script goes
@@ -11,24 +19,12 @@
 --            stops before touching anything else, with a TRYAGAIN error
 --            (503), so that no script runs half-way while keys move; all
 --            but session_get, which only reads (heartbeatctl session).
---   ARGV[1]  the key base, "<prefix>{core}:"
---   ARGV[2]  game session TTL, ms        ARGV[3]  grace period, ms
---   ARGV[4]  launcher TTL, ms            ARGV[5]  tombstone lifetime, ms
---   ARGV[6]  settle margin, ms
---   ARGV[7]  rate limits "per key per s,per session per min,per launcher
---            token per min,per device user per min" (0: no limit)
--- Script-specific arguments start at ARGV[8].
+-- The arguments (ARGV) are the script's own.
 --
 -- Numbers are written back with I() because Lua would print large ones in
 -- exponent notation. Times are ms from Redis's clock; play time is kept in ms
 -- and answered in whole seconds; money is kept in millicoins.
 
-local B = ARGV[1]
-local TTL = tonumber(ARGV[2])
-local GRACE = tonumber(ARGV[3])
-local LTTL = tonumber(ARGV[4])
-local TOMB = tonumber(ARGV[5])
-local MARGIN = tonumber(ARGV[6])
 local DEADLINES = B .. 'deadlines'
 local ANCHOR = redis.call('GET', KEYS[1])
 if not ANCHOR then
@@ -36,8 +32,6 @@ if not ANCHOR then
 elseif ANCHOR == 'paused' and SCRIPT ~= 'session_get' then
   return redis.error_reply('TRYAGAIN paused: heartbeatctl resume ends it')
 end
-local LIMITS = {string.match(ARGV[7], '^(%d+),(%d+),(%d+),(%d+)$')}
-for i = 1, 4 do LIMITS[i] = tonumber(LIMITS[i]) or 0 end
 
 local function I(x)
   return string.format('%d', x)
@@ -126,12 +120,26 @@ local function due(rate, ms)
   return q * rate + math.floor(rate * r / 3600000)
 end
 
--- Whether the launcher watching a PC is live at now.
+-- Whether the launcher watching a PC is live at now. The PC's record keeps
+-- a copy of its launcher's last call (ll, written with the launcher's own
+-- last), so a live launcher is known from the record alone; the launcher's
+-- record decides when the copy is missing or too old (a record written
+-- before the copy existed).
 local function launcher_alive(venue, pc, now)
-  local ltk = redis.call('HGET', pc_key(venue, pc), 'lt')
-  if not ltk then return false end
-  local last = redis.call('HGET', lt_key(ltk), 'last')
+  local p = redis.call('HMGET', pc_key(venue, pc), 'lt', 'll')
+  if not p[1] then return false end
+  if p[2] and tonumber(p[2]) + LTTL > now then return true end
+  local last = redis.call('HGET', lt_key(p[1]), 'last')
   return last and tonumber(last) + LTTL > now
+end
+
+-- Keeps a PC's record at least ms + MARGIN from now. When it must be
+-- extended it is given half a margin more, so that the calls of the next
+-- half margin find it long enough and leave its expiry alone.
+local function keep_pc(pk, ms)
+  if redis.call('PTTL', pk) < ms + MARGIN then
+    redis.call('PEXPIRE', pk, I(ms + MARGIN + math.floor(MARGIN / 2)))
+  end
 end
 
 -- Counts play time from the last accounted instant up to upto (a gap never
@@ -260,8 +268,8 @@ local function load(id)
 end
 
 -- Writes a live session back to its bucket, indexes its deadline, and keeps
--- its PC's record for MARGIN past the deadline so a sweep can settle it. The
--- record itself stays until it is settled.
+-- its PC's record for at least MARGIN past the deadline so a sweep can
+-- settle it. The record itself stays until it is settled.
 local function save(id, s, now)
   redis.call('HSET', gsb_key(id), id, pack(s))
   if s.own_key then
@@ -272,10 +280,7 @@ local function save(id, s, now)
   local keep = d - now
   if keep < 0 then keep = 0 end
   redis.call('ZADD', DEADLINES, I(d), id)
-  local pk = pc_key(s.venue, s.pc)
-  if redis.call('PTTL', pk) < keep + MARGIN then
-    redis.call('PEXPIRE', pk, I(keep + MARGIN))
-  end
+  keep_pc(pc_key(s.venue, s.pc), keep)
 end
 
 -- Counts a call in a fixed window of a minute whose number (w) and count (n)

@@ -1,33 +1,33 @@
 -- device.lua: the device-session API (Flashback-compatible), one operation
 -- per call. Device sessions are not billed, so they expire by Redis's own
 -- key expiry (PEXPIREAT at expiresAt) and need no settlement.
--- ARGV[8]  'jwt' or 'opaque'
--- ARGV[9]  the JWT's sub, or the opaque token's SHA-256
--- ARGV[10]  the JWT's sid ('' when none): the token is valid only while
+-- ARGV[1]  'jwt' or 'opaque'
+-- ARGV[2]  the JWT's sub, or the opaque token's SHA-256
+-- ARGV[3]  the JWT's sid ('' when none): the token is valid only while
 --          that session of the user is live
--- ARGV[11] exp (s), ARGV[12] nbf (s, 0 when none), ARGV[13] leeway (s)
--- ARGV[14] idle timeout (ms), ARGV[15] max lifetime (ms),
--- ARGV[16] trust period (ms), ARGV[17] the caller's address
--- ARGV[18] the operation; ARGV[19..] its arguments.
+-- ARGV[4] exp (s), ARGV[5] nbf (s, 0 when none), ARGV[6] leeway (s)
+-- ARGV[7] idle timeout (ms), ARGV[8] max lifetime (ms),
+-- ARGV[9] trust period (ms), ARGV[10] the caller's address
+-- ARGV[11] the operation; ARGV[19..] its arguments.
 -- Returns {'OK', body JSON} | {'UNAUTHORIZED', message} | {'NOT_FOUND', message}.
 
 local now = now_ms()
-local IDLE = tonumber(ARGV[14])
-local MAXLIFE = tonumber(ARGV[15])
-local TRUST = tonumber(ARGV[16])
-local IP = ARGV[17]
+local IDLE = tonumber(ARGV[7])
+local MAXLIFE = tonumber(ARGV[8])
+local TRUST = tonumber(ARGV[9])
+local IP = ARGV[10]
 -- The most sessions or devices one listing returns.
 local LIST_MAX = 500
 local DENIED = {'UNAUTHORIZED', 'Invalid or expired token'}
 
 local user
-if ARGV[8] == 'jwt' then
-  local leeway = tonumber(ARGV[13]) * 1000
-  if tonumber(ARGV[11]) * 1000 + leeway <= now then return DENIED end
-  if tonumber(ARGV[12]) * 1000 - leeway > now then return DENIED end
-  user = ARGV[9]
+if ARGV[1] == 'jwt' then
+  local leeway = tonumber(ARGV[6]) * 1000
+  if tonumber(ARGV[4]) * 1000 + leeway <= now then return DENIED end
+  if tonumber(ARGV[5]) * 1000 - leeway > now then return DENIED end
+  user = ARGV[2]
 else
-  local t = redis.call('HMGET', B .. 'dtok:' .. ARGV[9], 'user', 'revoked')
+  local t = redis.call('HMGET', B .. 'dtok:' .. ARGV[2], 'user', 'revoked')
   if not t[1] or t[2] == '1' then return DENIED end
   user = t[1]
 end
@@ -62,7 +62,7 @@ local function own_device(id)
   return d
 end
 
-if ARGV[10] ~= '' and not live_session(ARGV[10]) then return DENIED end
+if ARGV[3] ~= '' and not live_session(ARGV[3]) then return DENIED end
 redis.call('ZREMRANGEBYSCORE', USESS, '-inf', I(now))
 
 local function session_json(id, s)
@@ -128,11 +128,11 @@ local function str(v)
   return ''
 end
 
-local op = ARGV[18]
+local op = ARGV[11]
 
 if op == 'create' then
-  local fp, login, sid, newdev = ARGV[19], ARGV[21], ARGV[22], ARGV[23]
-  local info = cjson.decode(ARGV[20])
+  local fp, login, sid, newdev = ARGV[12], ARGV[14], ARGV[15], ARGV[16]
+  local info = cjson.decode(ARGV[13])
   local dev = redis.call('GET', fp_key(fp))
   if dev and not own_device(dev) then dev = nil end
   if not dev then
@@ -172,7 +172,7 @@ elseif op == 'list' then
   return {'OK', list_body('sessions', live_sessions(nil))}
 
 elseif op == 'heartbeat' then
-  local id = ARGV[19]
+  local id = ARGV[12]
   local s = live_session(id)
   if not s then return {'NOT_FOUND', 'Session not found or expired'} end
   local expires = math.min(now + IDLE, tonumber(s.started) + MAXLIFE)
@@ -184,7 +184,7 @@ elseif op == 'heartbeat' then
   return message('Session updated successfully', {newExpiry = iso(expires)})
 
 elseif op == 'revoke' then
-  local id = ARGV[19]
+  local id = ARGV[12]
   if not live_session(id) then
     return {'NOT_FOUND', 'Session not found or expired'}
   end
@@ -207,7 +207,7 @@ elseif op == 'devices' then
   return {'OK', list_body('devices', out)}
 
 elseif op == 'device' then
-  local id = ARGV[19]
+  local id = ARGV[12]
   local d = own_device(id)
   if not d then return {'NOT_FOUND', 'Device not found'} end
   local body = device_json(id, d)
@@ -221,7 +221,7 @@ elseif op == 'device' then
     .. ',"sessions":' .. list .. '}}'}
 
 elseif op == 'trust' then
-  local dev = redis.call('GET', fp_key(ARGV[19]))
+  local dev = redis.call('GET', fp_key(ARGV[12]))
   if not dev or not own_device(dev) then
     return {'NOT_FOUND', 'Device not found'}
   end
@@ -231,7 +231,7 @@ elseif op == 'trust' then
     {trustExpiresAt = iso(until_ms)})
 
 elseif op == 'untrust' then
-  local id = ARGV[19]
+  local id = ARGV[12]
   if not own_device(id) then return {'NOT_FOUND', 'Device not found'} end
   redis.call('HSET', dd_key(id), 'trusted', '0')
   redis.call('HDEL', dd_key(id), 'trust_until')
@@ -239,7 +239,7 @@ elseif op == 'untrust' then
   return message('Device untrusted successfully')
 
 elseif op == 'delete' then
-  local id = ARGV[19]
+  local id = ARGV[12]
   local d = own_device(id)
   if not d then return {'NOT_FOUND', 'Device not found'} end
   end_device_sessions(id)

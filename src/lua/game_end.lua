@@ -1,13 +1,13 @@
 -- game_end.lua: DELETE /v1/game/session/end.
--- ARGV[8] API key hash, ARGV[9] game session id.
+-- ARGV[1] API key hash, ARGV[2] game session id.
 -- Returns {'OK', play_sec} or {error code}.
 
-local game = auth_game(ARGV[8])
+local game = auth_game(ARGV[1])
 if not game then return {'INVALID_API_KEY'} end
 local now = now_ms()
-local wait = over_limit('key', ARGV[8], LIMITS[1], 1000, now)
+local wait = over_limit('key', ARGV[1], LIMITS[1], 1000, now)
 if wait then return limited(wait) end
-local id = ARGV[9]
+local id = ARGV[2]
 local s = load(id)
 if not s or s.game ~= game then return {'SESSION_NOT_FOUND'} end
 wait = session_over_limit(id, s, now)

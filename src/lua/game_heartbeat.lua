@@ -1,17 +1,17 @@
 -- game_heartbeat.lua: PATCH /v1/game/session/heartbeat and
 -- POST /v1/game/session/check.
--- ARGV[8] API key hash, ARGV[9] game session id, ARGV[10] provider user id,
--- ARGV[11] 'heartbeat' (count and charge) or 'check' (only keep alive).
+-- ARGV[1] API key hash, ARGV[2] game session id, ARGV[3] provider user id,
+-- ARGV[4] 'heartbeat' (count and charge) or 'check' (only keep alive).
 -- Returns {'OK', result, play_sec} or {error code}.
 
-local game = auth_game(ARGV[8])
+local game = auth_game(ARGV[1])
 if not game then return {'INVALID_API_KEY'} end
 local now = now_ms()
-local wait = over_limit('key', ARGV[8], LIMITS[1], 1000, now)
+local wait = over_limit('key', ARGV[1], LIMITS[1], 1000, now)
 if wait then return limited(wait) end
-local id = ARGV[9]
+local id = ARGV[2]
 local s = load(id)
-if not s or s.game ~= game or s.user ~= ARGV[10] then
+if not s or s.game ~= game or s.user ~= ARGV[3] then
   return {'SESSION_NOT_FOUND'}
 end
 wait = session_over_limit(id, s, now)
@@ -34,7 +34,7 @@ if not launcher_alive(s.venue, s.pc, now) then
   terminate(id, s, 'launcher_timeout', now)
   return {'SESSION_ENDED'}
 end
-if ARGV[11] == 'heartbeat' then account(s, now) end
+if ARGV[4] == 'heartbeat' then account(s, now) end
 recover(s)
 s.seen = now
 save(id, s, now)

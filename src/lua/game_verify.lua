@@ -1,20 +1,20 @@
 -- game_verify.lua: POST /v1/game/session/verify.
--- ARGV[8] API key hash, ARGV[9] OTT, ARGV[10] provider user id,
--- ARGV[11] id for the new game session, ARGV[12] OTT lifetime in ms.
+-- ARGV[1] API key hash, ARGV[2] OTT, ARGV[3] provider user id,
+-- ARGV[4] id for the new game session, ARGV[5] OTT lifetime in ms.
 -- Returns {'INVALID_API_KEY'} | {'OK', 'REFUSED', reason} | {'OK', 'VALID', id}.
 
-local game, rate = auth_game(ARGV[8])
+local game, rate = auth_game(ARGV[1])
 if not game then return {'INVALID_API_KEY'} end
 local now = now_ms()
-local wait = over_limit('key', ARGV[8], LIMITS[1], 1000, now)
+local wait = over_limit('key', ARGV[1], LIMITS[1], 1000, now)
 if wait then return limited(wait) end
-local okey = B .. 'ott:' .. ARGV[9]
+local okey = B .. 'ott:' .. ARGV[2]
 local o = hgetall(okey)
 if not o then return {'OK', 'REFUSED', 'OTT_EXPIRED'} end
 if o.used == '1' then return {'OK', 'REFUSED', 'OTT_ALREADY_USED'} end
 -- The first verify consumes the OTT, whatever it answers.
 redis.call('HSET', okey, 'used', '1')
-if now - tonumber(o.issued) > tonumber(ARGV[12]) then
+if now - tonumber(o.issued) > tonumber(ARGV[5]) then
   return {'OK', 'REFUSED', 'OTT_EXPIRED'}
 end
 if o.game ~= game then return {'OK', 'REFUSED', 'GAME_MISMATCH'} end
@@ -40,10 +40,10 @@ if old then
   end
 end
 
-local id = ARGV[11]
+local id = ARGV[4]
 local s = {st = 'live', t0 = now, last = now, seen = now, play = 0, bms = 0,
   chg = 0, rate = rate, game = game, venue = o.venue, pc = o.pc,
-  user = ARGV[10]}
+  user = ARGV[3]}
 save(id, s, now)
 redis.call('HSET', pk, 'gs', id)
 redis.call('HINCRBY', B .. 'stats', 'started', 1)

@@ -1,10 +1,10 @@
 -- launcher_end.lua: DELETE /v1/launcher/session. Ends the launcher session
 -- and the PC's game session (reason normal).
--- ARGV[8] launcher token hash.
+-- ARGV[1] launcher token hash.
 -- Returns {'OK', ended game session id or false} or {'UNAUTHORIZED'}.
 
 local now = now_ms()
-local hash = ARGV[8]
+local hash = ARGV[1]
 local l = launcher_by_token(hash, now)
 if not l then return {'UNAUTHORIZED'} end
 local wait = launcher_over_limit(hash, l, now)
@@ -24,5 +24,5 @@ if gs then
   end
 end
 redis.call('DEL', lt_key(hash))
-redis.call('HDEL', pk, 'lt')
+redis.call('HDEL', pk, 'lt', 'll')
 return {'OK', ended}

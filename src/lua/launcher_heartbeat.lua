@@ -1,9 +1,9 @@
 -- launcher_heartbeat.lua: PATCH /v1/launcher/heartbeat.
--- ARGV[8] launcher token hash.
+-- ARGV[1] launcher token hash.
 -- Returns {'OK', game_session_id or false} or {'UNAUTHORIZED'}.
 
 local now = now_ms()
-local hash = ARGV[8]
+local hash = ARGV[1]
 local l = launcher_by_token(hash, now)
 if not l then return {'UNAUTHORIZED'} end
 local wait = launcher_over_limit(hash, l, now)
@@ -11,9 +11,8 @@ if wait then return limited(wait) end
 redis.call('HSET', lt_key(hash), 'last', I(now))
 redis.call('PEXPIRE', lt_key(hash), I(LTTL))
 local pk = pc_key(l.venue, l.pc)
-if redis.call('PTTL', pk) < LTTL + MARGIN then
-  redis.call('PEXPIRE', pk, I(LTTL + MARGIN))
-end
+keep_pc(pk, LTTL)
+redis.call('HSET', pk, 'll', I(now))
 local gs = redis.call('HGET', pk, 'gs')
 if gs then
   local s = load(gs)

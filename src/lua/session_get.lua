@@ -1,5 +1,5 @@
 -- session_get.lua: game sessions as heartbeatctl shows them.
--- ARGV[8]... game session ids.
+-- ARGV[1]... game session ids.
 -- Returns {'OK', fields of the first id, fields of the second, ...}: each a
 -- flat list of names and values (a live session's record spelled out, or a
 -- tombstone's hash), or false for an id that names no session.
@@ -7,7 +7,7 @@
 local names = {'st', 'game', 'venue', 'pc', 'user', 't0', 'rate', 'last',
   'seen', 'play', 'bms', 'chg', 'gend', 'eend', 'erea', 'reason', 't1', 'rep'}
 local out = {'OK'}
-for i = 8, #ARGV do
+for i = 1, #ARGV do
   local s = load(ARGV[i])
   local flat = false
   if s then

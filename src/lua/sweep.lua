@@ -1,11 +1,11 @@
 -- sweep.lua: settles sessions whose deadline has passed.
--- ARGV[8] the most sessions to look at.
+-- ARGV[1] the most sessions to look at.
 -- Returns {'OK', settled, looked_at}. Each session leaves the index in the
 -- same step that settles it, so sweeps running at once never settle one twice.
 
 local now = now_ms()
 local ids = redis.call('ZRANGEBYSCORE', DEADLINES, '-inf', I(now), 'LIMIT', 0,
-  tonumber(ARGV[8]))
+  tonumber(ARGV[1]))
 local settled = 0
 for _, id in ipairs(ids) do
   local s = load(id)

@@ -1,7 +1,7 @@
 -- wallet_topup.lua: adds millicoins to a venue's wallet.
--- ARGV[8] venue id, ARGV[9] millicoins (> 0).
+-- ARGV[1] venue id, ARGV[2] millicoins (> 0).
 -- Returns {'OK', balance} or {'NOT_FOUND'}.
 
-local vk = venue_key(ARGV[8])
+local vk = venue_key(ARGV[1])
 if redis.call('EXISTS', vk) == 0 then return {'NOT_FOUND'} end
-return {'OK', redis.call('HINCRBY', vk, 'wallet', ARGV[9])}
+return {'OK', redis.call('HINCRBY', vk, 'wallet', ARGV[2])}

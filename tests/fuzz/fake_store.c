@@ -196,7 +196,7 @@ enum store_result store_script(struct store *st, enum script_id id, int argc,
 	*out = NULL;
 	if ((int)id < 0 || id >= SCRIPT_COUNT)
 		fuzz_fail("store_script: no script %d", (int)id);
-	if (argc < 0 || argc + 4 + SCRIPT_COMMON_ARGS > STORE_ARGS_MAX) {
+	if (argc < 0 || argc > STORE_SCRIPT_ARGS_MAX) {
 		snprintf(st->err, sizeof st->err, "too many arguments");
 		return STORE_ERROR;
 	}

@@ -8,6 +8,7 @@ its own Redis, workers and nginx; @settings gives one test short timings.
 
 import concurrent.futures
 import datetime
+import hashlib
 import re
 import subprocess
 import time
@@ -488,6 +489,60 @@ def test_launcher_heartbeats_keep_the_game_session_alive(svc):
         time.sleep(1.1)
         expect_ok(v.launcher_heartbeat(token))
         keepalive(v.heartbeat(gs), "OK")
+
+
+def launcher_key(token):
+    """The Redis key of a launcher session, by its token."""
+    return "lt:" + hashlib.sha256(token.encode()).hexdigest()
+
+
+@settings(HB_LAUNCHER_TTL_SEC=2)
+def test_pc_record_copies_its_launchers_last_call(svc):
+    v = Venue(svc)
+    token, gs = v.session()
+    pk, lk = svc.key("pc:v1:pc-1"), svc.key(launcher_key(token))
+    assert svc.redis("HGET", pk, "ll") == svc.redis("HGET", lk, "last")
+    time.sleep(0.2)
+    expect_ok(v.launcher_heartbeat(token))
+    last = svc.redis("HGET", lk, "last")
+    assert svc.redis("HGET", pk, "ll") == last != "", last
+
+
+@settings(HB_LAUNCHER_TTL_SEC=2)
+def test_launcher_record_decides_when_the_pc_copy_is_missing_or_old(svc):
+    # A PC record without the copy (written before it existed), or with a
+    # copy older than the launcher's own last call, is judged by the
+    # launcher's record: live while it is, ended once it falls silent.
+    v = Venue(svc)
+    token, gs = v.session()
+    pk = svc.key("pc:v1:pc-1")
+    svc.redis("HDEL", pk, "ll")
+    keepalive(v.heartbeat(gs), "OK")
+    time.sleep(1.2)
+    expect_ok(v.launcher_heartbeat(token))
+    svc.redis("HSET", pk, "ll", "1")
+    time.sleep(1.2)             # 1.2 s since the launcher's call
+    keepalive(v.heartbeat(gs), "OK")
+    time.sleep(1.0)             # 2.2 s since the launcher's call
+    expect_error(v.heartbeat(gs), 410, "SESSION_ENDED")
+    expect_one_event(svc, gs, "launcher_timeout", v)
+
+
+@settings(HB_GAME_TTL_SEC=100, HB_LAUNCHER_TTL_SEC=10,
+          HB_SETTLE_MARGIN_SEC=20)
+def test_pc_record_outlives_the_deadline_by_a_margin_to_one_and_a_half(svc):
+    # The launcher keeps its PC 10 + 20 (+ 10) s; the session needs
+    # 100 + 20 s from now and gets 10 s more, so the heartbeats of the next
+    # 10 s find it long enough and leave the expiry alone.
+    v = Venue(svc)
+    _, gs = v.session()
+    pk = svc.key("pc:v1:pc-1")
+    first = int(svc.redis("PTTL", pk))
+    assert 120000 - 2000 < first <= 130000, first
+    time.sleep(1.0)
+    keepalive(v.heartbeat(gs), "OK")
+    second = int(svc.redis("PTTL", pk))
+    assert 120000 - 2000 < second <= first - 900, (first, second)
 
 
 @settings(HB_GAME_TTL_SEC=2, HB_SWEEP_INTERVAL_SEC=0)
