@@ -5,6 +5,7 @@
  * double a worker's resident memory for two hash functions.
  */
 #include <errno.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <string.h>
 #include <sys/random.h>
@@ -165,7 +166,28 @@ void crypto_hmac_sha256_hex(const void *key, size_t keylen, const void *data,
 	util_hex(md, sizeof md, out);
 }
 
-int crypto_random(void *buf, size_t n)
+/*
+ * Random bytes are read from the kernel CRYPTO_POOL at a time and each
+ * handed out once (then wiped), so a request does not pay a system call
+ * for its 8-byte id. A forked child starts with an empty pool: parent and
+ * child never share bytes.
+ */
+#define CRYPTO_POOL 1024
+/* Requests larger than this go to the kernel directly. */
+#define CRYPTO_POOL_DIRECT 64
+
+static unsigned char crypto_pool[CRYPTO_POOL];
+static size_t crypto_pool_left; /* unused bytes, at the end of the pool */
+static int crypto_pool_hooked;
+
+static void crypto_pool_forget(void)
+{
+	explicit_bzero(crypto_pool, sizeof crypto_pool);
+	crypto_pool_left = 0;
+}
+
+/* Fills buf with n bytes from getrandom(2). Returns 0, or -1. */
+static int crypto_getrandom(void *buf, size_t n)
 {
 	unsigned char *p = buf;
 
@@ -180,6 +202,29 @@ int crypto_random(void *buf, size_t n)
 		p += got;
 		n -= (size_t)got;
 	}
+	return 0;
+}
+
+int crypto_random(void *buf, size_t n)
+{
+	unsigned char *from;
+
+	if (!crypto_pool_hooked) {
+		if (pthread_atfork(NULL, NULL, crypto_pool_forget) != 0)
+			return crypto_getrandom(buf, n);
+		crypto_pool_hooked = 1;
+	}
+	if (n > CRYPTO_POOL_DIRECT)
+		return crypto_getrandom(buf, n);
+	if (crypto_pool_left < n) {
+		if (crypto_getrandom(crypto_pool, sizeof crypto_pool) != 0)
+			return -1;
+		crypto_pool_left = sizeof crypto_pool;
+	}
+	from = crypto_pool + sizeof crypto_pool - crypto_pool_left;
+	memcpy(buf, from, n);
+	explicit_bzero(from, n);
+	crypto_pool_left -= n;
 	return 0;
 }
 
