@@ -167,10 +167,12 @@ void crypto_hmac_sha256_hex(const void *key, size_t keylen, const void *data,
 }
 
 /*
- * Random bytes are read from the kernel CRYPTO_POOL at a time and each
- * handed out once (then wiped), so a request does not pay a system call
- * for its 8-byte id. A forked child starts with an empty pool: parent and
- * child never share bytes.
+ * Random bytes for ids (crypto_random_id) are read from the kernel
+ * CRYPTO_POOL at a time and each handed out once (then wiped), so a request
+ * does not pay a system call for its 8-byte id. Secrets (tokens, session
+ * ids) never come from the pool, so no future secret waits in memory. A
+ * forked child starts with an empty pool: parent and child never share
+ * bytes.
  */
 #define CRYPTO_POOL 1024
 /* Requests larger than this go to the kernel directly. */
@@ -186,8 +188,7 @@ static void crypto_pool_forget(void)
 	crypto_pool_left = 0;
 }
 
-/* Fills buf with n bytes from getrandom(2). Returns 0, or -1. */
-static int crypto_getrandom(void *buf, size_t n)
+int crypto_random(void *buf, size_t n)
 {
 	unsigned char *p = buf;
 
@@ -205,19 +206,19 @@ static int crypto_getrandom(void *buf, size_t n)
 	return 0;
 }
 
-int crypto_random(void *buf, size_t n)
+int crypto_random_id(void *buf, size_t n)
 {
 	unsigned char *from;
 
 	if (!crypto_pool_hooked) {
 		if (pthread_atfork(NULL, NULL, crypto_pool_forget) != 0)
-			return crypto_getrandom(buf, n);
+			return crypto_random(buf, n);
 		crypto_pool_hooked = 1;
 	}
 	if (n > CRYPTO_POOL_DIRECT)
-		return crypto_getrandom(buf, n);
+		return crypto_random(buf, n);
 	if (crypto_pool_left < n) {
-		if (crypto_getrandom(crypto_pool, sizeof crypto_pool) != 0)
+		if (crypto_random(crypto_pool, sizeof crypto_pool) != 0)
 			return -1;
 		crypto_pool_left = sizeof crypto_pool;
 	}

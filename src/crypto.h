@@ -16,8 +16,18 @@ void crypto_sha256_hex(const void *data, size_t len, char *out);
 void crypto_hmac_sha256_hex(const void *key, size_t keylen, const void *data,
 			    size_t len, char *out);
 
-/* Fills buf with n cryptographically random bytes. Returns 0, or -1. */
+/*
+ * Fills buf with n cryptographically random bytes from getrandom(2), for
+ * secrets. Returns 0, or -1.
+ */
 int crypto_random(void *buf, size_t n);
+
+/*
+ * The same for ids that are no secret (request ids), from a pool read from
+ * the kernel 1 KiB at a time: no system call per id. Not thread-safe; a
+ * forked child starts with an empty pool. Returns 0, or -1.
+ */
+int crypto_random_id(void *buf, size_t n);
 
 /*
  * Writes prefix followed by 2*nbytes random hex digits and a NUL into out,

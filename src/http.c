@@ -80,7 +80,7 @@ void http_request_init(struct http_request *req, const struct transport *t,
 			 http_param(req, "HTTP_X_FORWARDED_FOR"),
 			 req->client_addr, sizeof req->client_addr);
 
-	if (crypto_random(rid, sizeof rid) != 0)
+	if (crypto_random_id(rid, sizeof rid) != 0)
 		memset(rid, 0, sizeof rid);
 	memcpy(req->request_id, "req_", 4);
 	util_hex(rid, sizeof rid, req->request_id + 4);

@@ -11,7 +11,7 @@
 #include "config.h"
 #include "scripts.h"
 
-/* The most arguments one call passes, including the script's common ones. */
+/* The most arguments one call passes (a script's: with EVALSHA, SHA, 1, key). */
 #define STORE_ARGS_MAX 32
 /* The most arguments of a script (store_script adds EVALSHA, SHA, 1, key). */
 #define STORE_SCRIPT_ARGS_MAX (STORE_ARGS_MAX - 4)
@@ -29,7 +29,9 @@ struct store_reply;
 
 /*
  * Creates a store for cfg (borrowed: it must outlive the store). Does not
- * connect: the first call does. Returns NULL when out of memory.
+ * connect: the first call does. Returns NULL when out of memory (or, which
+ * the settings' limits rule out, when they do not fit in the scripts'
+ * settings line).
  */
 struct store *store_new(const struct config *cfg);
 

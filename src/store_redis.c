@@ -137,8 +137,9 @@ static void store_forget_owner(struct store *st)
 /*
  * Writes the settings the scripts read (common.lua) as Lua: the key base as
  * a string of decimal escapes, so any byte reads as itself, and the numbers.
+ * Returns 0, or -1 when they do not fit in size.
  */
-static void store_prologue(const struct config *cfg, char *out, size_t size)
+static int store_prologue(const struct config *cfg, char *out, size_t size)
 {
 	size_t n = (size_t)snprintf(out, size, "local B = '");
 
@@ -146,7 +147,7 @@ static void store_prologue(const struct config *cfg, char *out, size_t size)
 	     *p != '\0' && n < size; p++)
 		n += (size_t)snprintf(out + n, size - n, "\\%03u", *p);
 	if (n < size)
-		snprintf(
+		n += (size_t)snprintf(
 		    out + n, size - n,
 		    "'\nlocal TTL, GRACE, LTTL, TOMB, MARGIN = %lld, %lld, "
 		    "%lld, %lld, %lld\nlocal LIMITS = {%lld, %lld, %lld, "
@@ -160,6 +161,7 @@ static void store_prologue(const struct config *cfg, char *out, size_t size)
 		    (long long)cfg->rate_session_per_min,
 		    (long long)cfg->rate_launcher_per_min,
 		    (long long)cfg->rate_device_user_per_min);
+	return n < size ? 0 : -1;
 }
 
 struct store *store_new(const struct config *cfg)
@@ -174,7 +176,10 @@ struct store *store_new(const struct config *cfg)
 	snprintf(st->anchor_key, sizeof st->anchor_key, "%sanchor",
 		 cfg->key_base);
 	st->slot = util_key_slot(st->anchor_key, strlen(st->anchor_key));
-	store_prologue(cfg, st->prologue, sizeof st->prologue);
+	if (store_prologue(cfg, st->prologue, sizeof st->prologue) != 0) {
+		free(st);
+		return NULL;
+	}
 	return st;
 }
 

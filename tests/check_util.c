@@ -894,14 +894,14 @@ START_TEST(random_fills_the_buffer)
 }
 END_TEST
 
-/* Draws of 8 bytes across several refills of the pool: no two alike. */
+/* Id draws of 8 bytes across several refills of the pool: no two alike. */
 START_TEST(random_draws_never_repeat)
 {
 	enum { DRAWS = 600 };
 	static unsigned char got[DRAWS][8];
 
 	for (int i = 0; i < DRAWS; i++)
-		ck_assert_int_eq(crypto_random(got[i], 8), 0);
+		ck_assert_int_eq(crypto_random_id(got[i], 8), 0);
 	for (int i = 0; i < DRAWS; i++)
 		for (int j = i + 1; j < DRAWS; j++)
 			ck_assert(memcmp(got[i], got[j], 8) != 0);
@@ -909,8 +909,8 @@ START_TEST(random_draws_never_repeat)
 END_TEST
 
 /*
- * A forked child draws other bytes than its parent draws next, though the
- * parent's pool was full at the fork.
+ * A forked child draws other id bytes than its parent draws next, though
+ * the parent's pool was full at the fork.
  */
 START_TEST(random_child_after_fork_draws_other_bytes)
 {
@@ -919,22 +919,26 @@ START_TEST(random_child_after_fork_draws_other_bytes)
 	pid_t pid;
 	int status;
 
-	ck_assert_int_eq(crypto_random(first, sizeof first), 0);
+	ck_assert_int_eq(crypto_random_id(first, sizeof first), 0);
 	ck_assert_int_eq(pipe(fds), 0);
 	pid = fork();
 	ck_assert_int_ge(pid, 0);
 	if (pid == 0) {
-		int ok = crypto_random(child, sizeof child) == 0 &&
-			 write(fds[1], child, sizeof child) == sizeof child;
+		int ok;
+
+		close(fds[0]);
+		ok = crypto_random_id(child, sizeof child) == 0 &&
+		     write(fds[1], child, sizeof child) == sizeof child;
 		_exit(ok ? 0 : 1);
 	}
-	ck_assert_int_eq(crypto_random(parent, sizeof parent), 0);
+	/* Closed here, so a child that fails ends the read. */
+	close(fds[1]);
+	ck_assert_int_eq(crypto_random_id(parent, sizeof parent), 0);
 	ck_assert_int_eq(read(fds[0], child, sizeof child), sizeof child);
 	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
 	ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
 	ck_assert(memcmp(parent, child, sizeof child) != 0);
 	close(fds[0]);
-	close(fds[1]);
 }
 END_TEST
 

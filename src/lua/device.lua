@@ -8,7 +8,7 @@
 -- ARGV[4] exp (s), ARGV[5] nbf (s, 0 when none), ARGV[6] leeway (s)
 -- ARGV[7] idle timeout (ms), ARGV[8] max lifetime (ms),
 -- ARGV[9] trust period (ms), ARGV[10] the caller's address
--- ARGV[11] the operation; ARGV[19..] its arguments.
+-- ARGV[11] the operation; ARGV[12..] its arguments.
 -- Returns {'OK', body JSON} | {'UNAUTHORIZED', message} | {'NOT_FOUND', message}.
 
 local now = now_ms()
