@@ -85,6 +85,8 @@ struct store {
 	char prologue[STORE_PROLOGUE_MAX];
 };
 
+static int store_connect(struct store *st, struct store_conn *c);
+
 /* Records why the store failed; the text goes to the log only. */
 static void store_set_error(struct store *st, const char *what,
 			    const char *detail)
@@ -256,6 +258,43 @@ static redisReply *store_send_pipelined(struct store *st, struct store_conn *c,
 }
 
 /*
+ * Whether c, with nothing in flight on it, has been closed by Redis: by a
+ * restart, CLIENT KILL, the idle-client timeout, or a demotion after a
+ * failover. Redis sends nothing unasked, so an idle connection with
+ * anything to read (the end of the stream, most often) or an error is
+ * gone. Costs one poll with no wait.
+ */
+static int store_conn_closed(const struct store_conn *c)
+{
+	struct pollfd p = {c->ctx->fd, POLLIN, 0};
+	int n;
+
+	do
+		n = poll(&p, 1, 0);
+	while (n < 0 && errno == EINTR);
+	return n != 0;
+}
+
+/*
+ * Before the first command of a batch goes on c: when Redis has closed c
+ * while it was idle, opens it again, so that a connection Redis dropped
+ * between requests costs no request a 503 while Redis is up. Nothing has
+ * been written yet, so nothing is ever sent twice. Not inside a
+ * transaction (heartbeatctl's WATCH/MULTI died with the connection: the
+ * command must fail) nor while connecting. Returns 0, or -1 with c dropped
+ * when it cannot be opened again.
+ */
+static int store_reopen_if_closed(struct store *st, struct store_conn *c)
+{
+	if (c->pending > 0 || c->tx || st->connecting ||
+	    !store_conn_closed(c))
+		return 0;
+	log_line(LOG_DEBUG, "event=redis_closed_while_idle");
+	store_disconnect(st, c);
+	return store_connect(st, c);
+}
+
+/*
  * Sends one command on c (after ASKING when asking). Returns the reply
  * (caller owns), or NULL after dropping a dead connection.
  */
@@ -275,6 +314,8 @@ static redisReply *store_send(struct store *st, struct store_conn *c,
 		store_set_error(st, "redis", "connection dropped");
 		return NULL;
 	}
+	if (store_reopen_if_closed(st, c) != 0)
+		return NULL;
 	if (st->pipe != NULL && !st->connecting)
 		req = st->pipe->self(st->pipe->ctx);
 	if (req != NULL)
@@ -385,6 +426,16 @@ static redisContext *store_open_ctx(struct store *st, const char *host,
 	}
 	if (ctx->err) {
 		store_set_error(st, "redis connect", ctx->errstr);
+		redisFree(ctx);
+		return NULL;
+	}
+	/*
+	 * TCP keepalive probes find a peer that vanished without closing
+	 * (a cut link, a proxy that dropped the idle connection silently),
+	 * which store_conn_closed cannot see.
+	 */
+	if (port != 0 && redisEnableKeepAlive(ctx) != REDIS_OK) {
+		store_set_error(st, "redis keepalive", ctx->errstr);
 		redisFree(ctx);
 		return NULL;
 	}
