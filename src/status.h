@@ -5,6 +5,8 @@
  * code that clients see, the HTTP status, the HTTP reason phrase and the
  * default message. The enum, the HTTP mapping and the lookup by code are all
  * generated from it, so adding a code is one line and tests can walk it.
+ * URI_TOO_LONG, BAD_GATEWAY and GATEWAY_TIMEOUT are answered by the web
+ * server itself, in the same envelope (deploy/), never by a worker.
  */
 #ifndef HB_STATUS_H
 #define HB_STATUS_H
@@ -36,14 +38,20 @@
 	  "the session's termination is in progress")                          \
 	X(HB_PAYLOAD_TOO_LARGE, "PAYLOAD_TOO_LARGE", 413,                      \
 	  "Payload Too Large", "the request body is too large")                \
+	X(HB_URI_TOO_LONG, "URI_TOO_LONG", 414, "URI Too Long",                \
+	  "the request line is too long")                                      \
 	X(HB_UNSUPPORTED_MEDIA_TYPE, "UNSUPPORTED_MEDIA_TYPE", 415,            \
 	  "Unsupported Media Type", "the request body must be application/json") \
 	X(HB_RATE_LIMITED, "RATE_LIMITED", 429, "Too Many Requests",           \
 	  "too many requests")                                                 \
 	X(HB_INTERNAL_ERROR, "INTERNAL_ERROR", 500, "Internal Server Error",   \
 	  "internal error")                                                    \
+	X(HB_BAD_GATEWAY, "BAD_GATEWAY", 502, "Bad Gateway",                   \
+	  "no worker answered")                                                \
 	X(HB_SERVICE_UNAVAILABLE, "SERVICE_UNAVAILABLE", 503,                  \
-	  "Service Unavailable", "the session store is unavailable")
+	  "Service Unavailable", "the session store is unavailable")          \
+	X(HB_GATEWAY_TIMEOUT, "GATEWAY_TIMEOUT", 504, "Gateway Timeout",       \
+	  "no worker answered in time")
 
 enum hb_status {
 #define HB_STATUS_ENUM(name, code, http, phrase, msg) name,

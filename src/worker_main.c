@@ -60,8 +60,31 @@ static void worker_default_config(void)
 	    (size_t)(slash + 1 - path) + sizeof WORKER_LOCAL_CONFIG > sizeof path)
 		return;
 	strcpy(slash + 1, WORKER_LOCAL_CONFIG);
-	if (access(path, R_OK) == 0)
+	/*
+	 * A file that is there but out of reach is named, so that the error
+	 * says which path the user running this cannot read.
+	 */
+	if (access(path, R_OK) == 0 || errno != ENOENT)
 		setenv("HB_CONFIG_FILE", path, 1);
+}
+
+/*
+ * For --check-config, which a deployment runs as the web server's user:
+ * whether that user can reach the Redis socket (every directory above it
+ * searchable, the socket writable). A socket not there yet (Redis not
+ * started) is no error. Returns 0, or -1 with err naming the path.
+ */
+static int worker_check_reach(const struct config *cfg, char *err,
+			      size_t errlen)
+{
+	const char *sock = cfg->redis_socket;
+
+	if (sock[0] == '\0' || access(sock, R_OK | W_OK) == 0 ||
+	    errno == ENOENT)
+		return 0;
+	snprintf(err, errlen, "HB_REDIS_SOCKET: cannot reach %s: %s", sock,
+		 strerror(errno));
+	return -1;
 }
 
 static void worker_usage(FILE *out)
@@ -170,7 +193,7 @@ static int worker_supervise(const struct config *cfg, int listen_fd, int n)
 int main(int argc, char **argv)
 {
 	static struct config cfg;
-	char err[512];
+	char err[CONFIG_STR_MAX + 512];
 	const char *socket_spec = NULL;
 	int64_t workers = 1;
 	int check_only = 0;
@@ -205,6 +228,12 @@ int main(int argc, char **argv)
 		return WORKER_EXIT_CONFIG;
 	}
 	if (check_only) {
+		if (worker_check_reach(&cfg, err, sizeof err) != 0) {
+			fprintf(stderr,
+				"heartbeat.fcgi: configuration error: %s\n",
+				err);
+			return WORKER_EXIT_CONFIG;
+		}
 		printf("configuration ok\n");
 		return 0;
 	}

@@ -333,11 +333,14 @@ static const struct {
     {HB_SESSION_ENDED, "SESSION_ENDED", 410, "Gone"},
     {HB_SESSION_ENDING, "SESSION_ENDING", 410, "Gone"},
     {HB_PAYLOAD_TOO_LARGE, "PAYLOAD_TOO_LARGE", 413, "Payload Too Large"},
+    {HB_URI_TOO_LONG, "URI_TOO_LONG", 414, "URI Too Long"},
     {HB_UNSUPPORTED_MEDIA_TYPE, "UNSUPPORTED_MEDIA_TYPE", 415,
      "Unsupported Media Type"},
     {HB_RATE_LIMITED, "RATE_LIMITED", 429, "Too Many Requests"},
     {HB_INTERNAL_ERROR, "INTERNAL_ERROR", 500, "Internal Server Error"},
+    {HB_BAD_GATEWAY, "BAD_GATEWAY", 502, "Bad Gateway"},
     {HB_SERVICE_UNAVAILABLE, "SERVICE_UNAVAILABLE", 503, "Service Unavailable"},
+    {HB_GATEWAY_TIMEOUT, "GATEWAY_TIMEOUT", 504, "Gateway Timeout"},
 };
 
 #define EXPECTED_STATUS_COUNT                                                  \

@@ -7,17 +7,31 @@ with spawn-fcgi, Apache with mod_fcgid, and a shared host's Apache running
 the static build from a user directory's .htaccess, with mod_fcgid and as
 plain CGI. Each runs the same end-to-end flow and is stopped by PID.
 
-Apache serves as www-data (it refuses root), so the temporary directory,
-the Redis socket and the settings file are opened up to that user.
+Each deployment also answers the web server's own errors (a body over its
+limit, a request it cannot read, no worker answering) in the service's JSON
+envelope.
+
+Apache and lighttpd serve as www-data (they refuse root), so the temporary
+directory, the Redis socket, the settings file and a copy of the worker
+binary are opened up to that user: the clone itself may be in a directory
+only root can enter. Before a server starts, heartbeat.fcgi --check-config
+runs as www-data and names any file that user cannot reach.
 """
 
 import os
 import shutil
+import signal
+import socket
+import stat
 import subprocess
 import time
 
-from harness import (BUILD, DEPLOY, Service, Venue, fill_template, free_port,
-                     make_jwt, suite_main, wait_for, WORKER)
+from harness import (DEPLOY, Response, Service, Venue, expect_error,
+                     fill_template, free_port, make_jwt, suite_main, wait_for,
+                     WORKER)
+
+# The user Apache and lighttpd run as.
+WEB_USER = "www-data"
 
 APACHE_MODULES = "/usr/lib/apache2/modules"
 # The shared-hosting cases run this build (./configure --enable-static-deps);
@@ -33,6 +47,14 @@ class DeployService(Service):
         self.kind = kind
         os.chmod(self.dir, 0o755)
         self.config_file = os.path.join(self.dir, "heartbeat.conf")
+        # The binary the web server runs (bin-path, mod_fcgid): a copy its
+        # user can reach wherever the clone is.
+        self.bindir = os.path.join(self.dir, "bin")
+        os.makedirs(self.bindir)
+        os.chmod(self.bindir, 0o755)
+        self.worker_path = os.path.join(self.bindir, "heartbeat.fcgi")
+        shutil.copy(WORKER, self.worker_path)
+        os.chmod(self.worker_path, 0o755)
 
     def start_redis(self):
         super().start_redis()
@@ -70,13 +92,40 @@ class DeployService(Service):
             self.start_redis()
             self.write_config(self.config_file)
             getattr(self, "start_" + self.kind.replace("-", "_"))()
-            wait_for(self.kind, lambda: self.request("GET", "/healthz").status
-                     == 200, timeout=20)
+            try:
+                wait_for(self.kind, lambda: self.request(
+                    "GET", "/healthz").status == 200, timeout=60)
+            except RuntimeError as e:
+                raise RuntimeError("%s; the logs end:\n%s" % (
+                    e, self.log_tails()))
         except BaseException:
             # Nothing started may outlive a failed start.
             self.stop()
             raise
         return self
+
+    def log_tails(self):
+        """The last lines of every log in the state directory."""
+        out = ""
+        for root, _, files in os.walk(self.dir):
+            for name in sorted(files):
+                if name.endswith(".log"):
+                    with open(os.path.join(root, name), errors="replace") as f:
+                        tail = f.read()[-1500:]
+                    out += "== %s\n%s\n" % (name, tail)
+        return out
+
+    def check_reach(self, worker, config_file):
+        """Runs worker --check-config as the web server's user with the
+        settings file the server will hand it; raises with its message
+        (which names the path) when that user cannot reach something."""
+        p = subprocess.run(
+            ["runuser", "-u", WEB_USER, "--", "env",
+             "HB_CONFIG_FILE=" + config_file, worker, "--check-config"],
+            capture_output=True, text=True, timeout=60)
+        if p.returncode != 0:
+            raise AssertionError("%s cannot run the worker: %s%s" % (
+                WEB_USER, p.stdout, p.stderr))
 
     # -- the deployments -----------------------------------------------
 
@@ -95,9 +144,13 @@ class DeployService(Service):
         self.port = free_port()
         fastcgi = self.deploy_file("lighttpd/" + fastcgi_file, fastcgi_file,
                                    **values)
+        errors = os.path.join(self.dir, "errors.lua")
+        shutil.copy(os.path.join(DEPLOY, "lighttpd", "errors.lua"), errors)
+        os.chmod(errors, 0o644)
         conf = self.deploy_file("lighttpd/lighttpd.conf", "lighttpd.conf",
                                 STATE=self.lighttpd_state(), PORT=self.port,
-                                FASTCGI=fastcgi, USER="www-data")
+                                FASTCGI=fastcgi, USER=WEB_USER,
+                                ERRORS=errors)
         self._spawn("web", ["lighttpd", "-D", "-f", conf], "lighttpd.log")
 
     def lighttpd_state(self):
@@ -108,9 +161,9 @@ class DeployService(Service):
         return state
 
     def start_lighttpd_bin_path(self):
+        self.check_reach(self.worker_path, self.config_file)
         self._lighttpd("heartbeat-bin-path.conf", STATE=self.lighttpd_state(),
-                       BINDIR=os.path.dirname(WORKER),
-                       CONFIG_FILE=self.config_file)
+                       BINDIR=self.bindir, CONFIG_FILE=self.config_file)
 
     def start_lighttpd_spawn_fcgi(self):
         self.spawn_fcgi()
@@ -138,7 +191,7 @@ class DeployService(Service):
             "TypesConfig /etc/mime.types",
         ]
         for m in ["mpm_event", "authz_core", "alias", "mime", "rewrite",
-                  "env", "dir"] + modules:
+                  "env", "dir", "headers", "unique_id"] + modules:
             lines.append("LoadModule %s_module %s/mod_%s.so"
                          % (m, APACHE_MODULES, m))
         if "fcgid" in modules:
@@ -149,15 +202,18 @@ class DeployService(Service):
         conf = os.path.join(self.dir, "apache.conf")
         with open(conf, "w") as f:
             f.write("\n".join(lines + body) + "\n")
+        # Apache writes its own errors' time in its local time zone (see
+        # deploy/apache/heartbeat.conf).
         self._spawn("web", ["apache2", "-f", conf, "-DFOREGROUND"],
-                    "apache.log")
+                    "apache.log", env=dict(self.env, TZ="UTC"))
 
     def start_apache_fcgid(self):
         self.port = free_port()
+        self.check_reach(self.worker_path, self.config_file)
         site = self.deploy_file(
             "apache/heartbeat.conf", "apache-site.conf",
             LISTEN="127.0.0.1:%d" % self.port,
-            BINDIR=os.path.dirname(WORKER), CONFIG_FILE=self.config_file,
+            BINDIR=self.bindir, CONFIG_FILE=self.config_file,
             STATE=self.dir)
         self._apache(["fcgid"], ["Include " + site])
 
@@ -169,10 +225,12 @@ class DeployService(Service):
         os.makedirs(api)
         os.chmod(root, 0o755)
         os.chmod(api, 0o755)
-        shutil.copy(STATIC_WORKER or WORKER, os.path.join(api,
-                                                          "heartbeat.fcgi"))
+        self.worker_path = os.path.join(api, "heartbeat.fcgi")
+        shutil.copy(STATIC_WORKER or WORKER, self.worker_path)
         shutil.copy(os.path.join(DEPLOY, "shared-hosting", ".htaccess"), api)
         self.write_config(os.path.join(api, "heartbeat.conf"))
+        self.check_reach(self.worker_path, os.path.join(api,
+                                                        "heartbeat.conf"))
         self.prefix = "/api"
         self._apache(modules, [
             "DocumentRoot " + root,
@@ -231,6 +289,125 @@ def end_to_end(svc):
     assert r.status == 404 and r.json["success"] is False, r
 
 
+# -- the web server's own errors ------------------------------------------
+
+# The code of the service's envelope for each status a web server may answer
+# by itself.
+SERVER_ERROR_CODES = {400: "BAD_REQUEST", 413: "PAYLOAD_TOO_LARGE",
+                      414: "URI_TOO_LONG", 431: "BAD_REQUEST",
+                      500: "INTERNAL_ERROR", 502: "BAD_GATEWAY",
+                      503: "SERVICE_UNAVAILABLE", 504: "GATEWAY_TIMEOUT"}
+
+
+def raw_exchange(svc, head, body=b""):
+    """Sends head (and then as much of body as the server reads) straight
+    to the web server, reads its answer to the end and returns it as a
+    Response: for requests no HTTP library would send."""
+    s = socket.create_connection(("127.0.0.1", svc.port), timeout=60)
+    try:
+        s.sendall(head)
+        try:
+            s.sendall(body)
+        except OSError:
+            pass        # answered and closed before reading it all
+        data = b""
+        while True:
+            try:
+                chunk = s.recv(65536)
+            except ConnectionResetError:
+                break
+            if not chunk:
+                break
+            data += chunk
+    finally:
+        s.close()
+    head_part, _, rest = data.partition(b"\r\n\r\n")
+    lines = head_part.decode("latin-1").split("\r\n")
+    assert lines and lines[0].startswith("HTTP/"), data[:300]
+    status = int(lines[0].split()[1])
+    headers = {}
+    for line in lines[1:]:
+        k, _, v = line.partition(":")
+        headers[k.strip().lower()] = v.strip()
+    if headers.get("transfer-encoding") == "chunked":
+        out = b""
+        while rest:
+            size, _, rest = rest.partition(b"\r\n")
+            n = int(size.split(b";")[0], 16)
+            if n == 0:
+                break
+            out += rest[:n]
+            rest = rest[n + 2:]
+        rest = out
+    return Response(status, headers, rest)
+
+
+def expect_server_error(r, statuses):
+    """r is one of statuses, in the service's error envelope with the code
+    of its status (and Retry-After when no worker answered)."""
+    assert r.status in statuses, r
+    expect_error(r, r.status, SERVER_ERROR_CODES[r.status])
+    if r.status in (502, 503, 504):
+        assert r.header("Retry-After") is not None, r.headers
+
+
+def web_server_errors(svc):
+    """A body over the web server's limit, a request it cannot read and no
+    worker answering each get the JSON envelope, whichever answers."""
+    path = svc.prefix + "/v1/game/session/heartbeat"
+    big = 1100000
+    r = raw_exchange(svc, (
+        "PATCH %s HTTP/1.1\r\nHost: localhost\r\nX-Api-Key: x\r\n"
+        "Content-Type: application/json\r\nContent-Length: %d\r\n"
+        "Connection: close\r\n\r\n" % (path, big)).encode(), b"{" * big)
+    expect_server_error(r, {413})
+    r = raw_exchange(svc, b"GET /healthz HTTP/1.1\r\nHost: localhost\r\n"
+                     b"No colon here\r\nConnection: close\r\n\r\n")
+    if svc.kind.startswith("shared-"):
+        # Apache answers a request it cannot parse before it reads any
+        # .htaccess: a shared host's 400 is the host's own.
+        assert r.status == 400, r
+    else:
+        expect_server_error(r, {400})
+
+    # No worker: the program the server runs now fails at once, and the
+    # workers running are killed.
+    failing = os.path.join(svc.dir, "failing.fcgi")
+    with open(failing, "w") as f:
+        f.write("#!/bin/sh\nexit 1\n")
+    os.chmod(failing, 0o755)
+    os.replace(failing, svc.worker_path)
+    svc._stop("workers", signal.SIGKILL)
+    for pid in pids_running(svc.worker_path, WORKER):
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except OSError:
+            pass
+    answers = []
+
+    def failed():
+        answers.append(svc.request("GET", "/healthz", timeout=120))
+        return answers[-1].status >= 500
+    wait_for("an answer with no worker", failed, timeout=180)
+    expect_server_error(answers[-1], {500, 502, 503, 504})
+
+
+def pids_running(*programs):
+    """The PIDs of the processes running any of programs."""
+    pids = []
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        try:
+            with open("/proc/%s/cmdline" % name, "rb") as f:
+                argv = f.read().split(b"\0")
+        except OSError:
+            continue
+        if any(a.decode(errors="replace") in programs for a in argv[:12]):
+            pids.append(int(name))
+    return pids
+
+
 def make_test(kind):
     def test(svc):
         end_to_end(svc)
@@ -239,9 +416,53 @@ def make_test(kind):
     return test
 
 
+def make_errors_test(kind):
+    def test(svc):
+        web_server_errors(svc)
+    test.__name__ = "test_%s_answers_its_own_errors_in_json" % (
+        kind.replace("-", "_"))
+    test.kind = kind
+    return test
+
+
 KINDS = ["nginx-spawn-fcgi", "nginx-event-loop", "lighttpd-bin-path", "lighttpd-spawn-fcgi",
          "apache-fcgid", "shared-fcgid", "shared-cgi"]
-TESTS = [make_test(k) for k in KINDS]
+TESTS = [make_test(k) for k in KINDS] + [make_errors_test(k) for k in KINDS]
+
+
+def test_check_config_names_what_the_web_user_cannot_reach(svc):
+    """heartbeat.fcgi --check-config, run as the web server's user, names
+    the settings file or Redis socket that user cannot reach."""
+    private = os.path.join(svc.dir, "private")
+    os.makedirs(private)
+    os.chmod(private, 0o700)
+    conf = os.path.join(private, "heartbeat.conf")
+    with open(conf, "w") as f:
+        f.write("HB_KEY_PREFIX=t:\n")
+    try:
+        svc.check_reach(svc.worker_path, conf)
+    except AssertionError as e:
+        assert conf in str(e) and "Permission denied" in str(e), e
+    else:
+        raise AssertionError("--check-config passed an unreadable file")
+    open_conf = os.path.join(svc.dir, "open.conf")
+    sock = os.path.join(private, "redis.sock")
+    with open(open_conf, "w") as f:
+        f.write("HB_REDIS_SOCKET=%s\n" % sock)
+    os.chmod(open_conf, 0o644)
+    try:
+        svc.check_reach(svc.worker_path, open_conf)
+    except AssertionError as e:
+        assert "HB_REDIS_SOCKET" in str(e) and sock in str(e), e
+    else:
+        raise AssertionError("--check-config passed an unreachable socket")
+    # What the deployments hand the worker passes.
+    svc.check_reach(svc.worker_path, svc.config_file)
+    assert stat.S_IMODE(os.stat(svc.dir).st_mode) == 0o755
+
+
+test_check_config_names_what_the_web_user_cannot_reach.kind = \
+    "nginx-spawn-fcgi"
 
 
 def test_static_build_needs_only_libc(svc):
@@ -263,7 +484,8 @@ if __name__ == "__main__":
     import sys
 
     from harness import run_suite
-    tests = TESTS + [test_static_build_needs_only_libc]
+    tests = TESTS + [test_static_build_needs_only_libc,
+                     test_check_config_names_what_the_web_user_cannot_reach]
     only = sys.argv[1:]
     sys.exit(run_suite("deploy", [t for t in tests if not only or
                                   t.__name__ in only],
