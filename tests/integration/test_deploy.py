@@ -217,6 +217,18 @@ class DeployService(Service):
             STATE=self.dir)
         self._apache(["fcgid"], ["Include " + site])
 
+    def start_apache_proxy_fcgi(self):
+        """Event-loop workers under spawn-fcgi behind Apache's
+        mod_proxy_fcgi with kept connections."""
+        self.event_loop = True
+        self.spawn_fcgi()
+        self.port = free_port()
+        site = self.deploy_file(
+            "apache/heartbeat-proxy-fcgi.conf", "apache-site.conf",
+            LISTEN="127.0.0.1:%d" % self.port, SOCKET=self.worker_sock,
+            STATE=self.dir)
+        self._apache(["proxy", "proxy_fcgi"], ["Include " + site])
+
     def _shared(self, modules):
         """A user's public_html with the API uploaded into api/: the
         static binary, the .htaccess and heartbeat.conf next to them."""
@@ -425,8 +437,9 @@ def make_errors_test(kind):
     return test
 
 
-KINDS = ["nginx-spawn-fcgi", "nginx-event-loop", "lighttpd-bin-path", "lighttpd-spawn-fcgi",
-         "apache-fcgid", "shared-fcgid", "shared-cgi"]
+KINDS = ["nginx-spawn-fcgi", "nginx-event-loop", "lighttpd-bin-path",
+         "lighttpd-spawn-fcgi", "apache-fcgid", "apache-proxy-fcgi",
+         "shared-fcgid", "shared-cgi"]
 TESTS = [make_test(k) for k in KINDS] + [make_errors_test(k) for k in KINDS]
 
 
