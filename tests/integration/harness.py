@@ -46,8 +46,9 @@ def free_port():
         return s.getsockname()[1]
 
 
-def wait_for(what, check, timeout=10.0):
-    """Polls check() until it is true; raises after timeout seconds."""
+def wait_for(what, check, timeout=60.0):
+    """Polls check() until it is true; raises after timeout seconds (a
+    bound for a busy machine: an idle one takes a fraction of it)."""
     end = time.monotonic() + timeout
     while time.monotonic() < end:
         try:
