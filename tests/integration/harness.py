@@ -273,9 +273,12 @@ class Service:
             return sorted(int(x) for x in out.split())
 
     def worker_log(self):
+        return self.log("worker.log")
+
+    def log(self, name):
+        """The text of a log in the service's directory ("" if none)."""
         try:
-            with open(os.path.join(self.dir, "worker.log"),
-                      errors="replace") as f:
+            with open(os.path.join(self.dir, name), errors="replace") as f:
                 return f.read()
         except OSError:
             return ""
@@ -468,6 +471,8 @@ def run_suite(name, tests, make_service):
                 if os.path.exists(svc.dir):
                     print("--- worker log of %s ---\n%s" % (
                         test.__name__, svc.worker_log()[-3000:]))
+                    print("--- web server's error log ---\n%s" % (
+                        svc.log("nginx-error.log")[-2000:]))
                 raise
             finally:
                 # A memory error reported at stop fails the test too.
