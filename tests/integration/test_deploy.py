@@ -383,14 +383,16 @@ def web_server_errors(svc):
         expect_server_error(r, {400})
 
     # No worker: the program the server runs now fails at once, and the
-    # workers running are killed.
+    # workers running are killed: those the suite started itself, and
+    # those the web server started from this service's own copy of the
+    # binary (never the build's, which other suites run at the same time).
     failing = os.path.join(svc.dir, "failing.fcgi")
     with open(failing, "w") as f:
         f.write("#!/bin/sh\nexit 1\n")
     os.chmod(failing, 0o755)
     os.replace(failing, svc.worker_path)
     svc._stop("workers", signal.SIGKILL)
-    for pid in pids_running(svc.worker_path, WORKER):
+    for pid in pids_running(svc.worker_path):
         try:
             os.kill(pid, signal.SIGKILL)
         except OSError:
