@@ -809,6 +809,32 @@ static struct store_conn *store_route(struct store *st)
 
 /* ---- Calls --------------------------------------------------------------- */
 
+/* One call on its way: its command and where it stands. */
+struct store_call {
+	int script; /* the script's id, or -1 for a plain command */
+	int argc;
+	const char **argv;
+	const size_t *lens;
+	struct store_conn *c; /* the node it goes to next */
+	unsigned gen;	      /* c->gen when the call chose c */
+	int asking;	      /* send ASKING first (an ASK redirect) */
+	int redirects;	      /* redirects followed so far */
+	int reloaded;	      /* the script was reloaded on c */
+	int track_tx;	      /* a plain command on a cluster */
+	int closes;	      /* ... that is EXEC or DISCARD */
+	int in_tx;	      /* a transaction was open when it was sent */
+};
+
+/* What a reply means for the call that got it. */
+enum store_verdict {
+	STORE_V_REPLY,	  /* the answer: hand it over */
+	STORE_V_FAILED,	  /* an error reply that ends the call */
+	STORE_V_NOSCRIPT, /* reload the script and send again */
+	STORE_V_REDIRECT, /* MOVED or ASK: send to the node named */
+	STORE_V_PINNED,	  /* a redirect inside a transaction */
+	STORE_V_STALE	  /* an error after the entry went to another node */
+};
+
 /* A cluster that is down, as a command or a script's command finds it. */
 static int store_error_is_cluster_down(const char *msg)
 {
@@ -857,15 +883,173 @@ static int store_error_is_redirect(const char *msg)
 	return strncmp(msg, "MOVED ", 6) == 0 || strncmp(msg, "ASK ", 4) == 0;
 }
 
-/* Notes on c whether argv opens or closes a transaction (or a WATCH). */
-static void store_note_tx(struct store_conn *c, const char *cmd)
+/* ---- Transactions (heartbeatctl's) --------------------------------------- */
+
+/*
+ * Sets up q's transaction bookkeeping. Transactions matter only where a
+ * redirect could split one: plain commands (heartbeatctl's) on a cluster.
+ * Scripts skip the bookkeeping.
+ */
+static void store_tx_begin(const struct store *st, struct store_call *q)
 {
+	q->track_tx = st->cluster && q->script < 0;
+	q->closes = q->track_tx && (strcasecmp(q->argv[0], "EXEC") == 0 ||
+				    strcasecmp(q->argv[0], "DISCARD") == 0);
+}
+
+/* Notes on q's connection whether its reply r opened or closed a transaction. */
+static void store_tx_note(const struct store_call *q, const redisReply *r)
+{
+	const char *cmd = q->argv[0];
+
+	if (q->gen != q->c->gen)
+		return;
+	if (r->type == REDIS_REPLY_ERROR) {
+		if (q->closes)
+			q->c->tx = 0; /* EXECABORT: the transaction is gone */
+		return;
+	}
+	if (!q->track_tx)
+		return;
 	if (strcasecmp(cmd, "WATCH") == 0 || strcasecmp(cmd, "MULTI") == 0)
-		c->tx = 1;
+		q->c->tx = 1;
 	else if (strcasecmp(cmd, "EXEC") == 0 ||
 		 strcasecmp(cmd, "DISCARD") == 0 ||
 		 strcasecmp(cmd, "UNWATCH") == 0)
-		c->tx = 0;
+		q->c->tx = 0;
+}
+
+/*
+ * Whether the redirect msg must not be followed: a transaction (or WATCH)
+ * is open on this node, or EXEC found its keys moved, so the command cannot
+ * go elsewhere. (A first WATCH may follow MOVED: it watches nothing yet;
+ * not ASK: what follows would go back to the owner.)
+ */
+static int store_tx_pins(const struct store_call *q, const char *msg)
+{
+	return q->in_tx || (strcasecmp(q->argv[0], "WATCH") == 0 &&
+			    strncmp(msg, "ASK ", 4) == 0);
+}
+
+/* ---- One call: route, send, classify, act -------------------------------- */
+
+/* Counts a call that found Redis unavailable and says so. */
+static enum store_result store_unavailable(void)
+{
+	metrics_add(METRICS_REDIS_ERRORS, 1);
+	return STORE_UNAVAILABLE;
+}
+
+/*
+ * Sends q's command on its connection (a script's with its current SHA).
+ * Returns the reply (caller owns), or NULL with the connection dropped.
+ */
+static redisReply *store_call_send(struct store *st, struct store_call *q)
+{
+	redisReply *r;
+
+	q->in_tx = q->c->tx || q->closes;
+	if (q->script >= 0)
+		q->argv[1] = st->sha[q->script];
+	r = store_send(st, q->c, q->asking, q->argc, q->argv, q->lens);
+	if (r != NULL)
+		store_tx_note(q, r);
+	return r;
+}
+
+/* What a reply to a call means for it. */
+static enum store_verdict store_classify(const struct store *st,
+					 const struct store_call *q,
+					 const redisReply *r)
+{
+	if (r->type != REDIS_REPLY_ERROR)
+		return STORE_V_REPLY;
+	/*
+	 * While the call waited, its connection dropped and the entry went
+	 * to another node: nothing more can be done on the entry.
+	 */
+	if (q->gen != q->c->gen)
+		return STORE_V_STALE;
+	if (q->script >= 0 && !q->reloaded &&
+	    strncmp(r->str, "NOSCRIPT", 8) == 0)
+		return STORE_V_NOSCRIPT;
+	if (!st->cluster || !store_error_is_redirect(r->str))
+		return STORE_V_FAILED;
+	return store_tx_pins(q, r->str) ? STORE_V_PINNED : STORE_V_REDIRECT;
+}
+
+/*
+ * Acts on an error reply r that ends the call (r is freed): pause, a Redis
+ * that cannot serve now (the connection dropped unless the error leaves it
+ * as it is), or a bug.
+ */
+static enum store_result store_act_failed(struct store *st,
+					  struct store_conn *c, redisReply *r)
+{
+	enum store_result res = STORE_ERROR;
+
+	store_set_error(st, "redis", r->str);
+	if (strncmp(r->str, "TRYAGAIN paused", 15) == 0) {
+		/* heartbeatctl pause: no failure of Redis's. */
+		st->paused = 1;
+		freeReplyObject(r);
+		return STORE_UNAVAILABLE;
+	}
+	metrics_add(METRICS_REDIS_ERRORS, 1);
+	if (store_error_is_unavailable(r->str)) {
+		res = STORE_UNAVAILABLE;
+		if (!store_error_keeps_connection(r->str)) {
+			store_disconnect(st, c);
+			store_forget_owner(st);
+		} else if (store_error_is_cluster_down(r->str)) {
+			store_forget_owner(st);
+		}
+	}
+	freeReplyObject(r);
+	return res;
+}
+
+/*
+ * Reloads q's script after NOSCRIPT, once per node. Returns 0 to send
+ * again, or the result that ends the call.
+ */
+static int store_act_noscript(struct store *st, struct store_call *q,
+			      enum store_result *res)
+{
+	q->reloaded = 1;
+	metrics_add(METRICS_SCRIPTS_RELOADED, 1);
+	if (store_load_script(st, q->c, (enum script_id)q->script) != 0) {
+		*res = q->c->ctx == NULL ? STORE_UNAVAILABLE : STORE_ERROR;
+		return -1;
+	}
+	if (q->gen != q->c->gen) {
+		store_set_error(st, "redis", "connection moved");
+		*res = store_unavailable();
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * Follows the redirect msg of q's node. Returns 0 with q moved to the node
+ * named, or -1 when it is unreachable or the redirects go round in circles
+ * while the nodes disagree about the slot (the cluster is changing).
+ */
+static int store_act_redirect(struct store *st, struct store_call *q,
+			      const char *msg)
+{
+	struct store_conn *next = NULL;
+
+	if (q->redirects++ >= STORE_REDIRECTS_MAX ||
+	    store_redirect(st, q->c, msg, &next, &q->asking) <= 0) {
+		store_set_error(st, "cluster", msg);
+		store_forget_owner(st);
+		return -1;
+	}
+	q->c = next;
+	q->gen = next->gen;
+	q->reloaded = 0; /* the next node may lack the script */
+	return 0;
 }
 
 /*
@@ -878,135 +1062,54 @@ static enum store_result store_call(struct store *st, int script, int argc,
 				    const char **argv, const size_t *lens,
 				    struct store_reply **out)
 {
-	struct store_conn *c;
-	redisReply *r;
-	int asking = 0, redirects = 0, reloaded = 0;
+	struct store_call q = {
+	    .script = script, .argc = argc, .argv = argv, .lens = lens};
 	enum store_result res;
-	/*
-	 * Transactions matter only where a redirect could split one: plain
-	 * commands (heartbeatctl's) on a cluster. Scripts skip the bookkeeping.
-	 */
-	int track_tx = st->cluster && script < 0;
-	int closes = track_tx && (strcasecmp(argv[0], "EXEC") == 0 ||
-				  strcasecmp(argv[0], "DISCARD") == 0);
-	unsigned gen;
+	redisReply *r;
 
 	*out = NULL;
 	st->paused = 0;
-	if ((c = store_route(st)) == NULL)
-		goto unavailable;
-	gen = c->gen;
+	if ((q.c = store_route(st)) == NULL)
+		return store_unavailable();
+	q.gen = q.c->gen;
+	store_tx_begin(st, &q);
 	for (;;) {
-		struct store_conn *next = NULL;
-		int in_tx = c->tx || closes;
-		int rc;
-
-		if (script >= 0)
-			argv[1] = st->sha[script];
-		r = store_send(st, c, asking, argc, argv, lens);
-		if (r == NULL) {
+		if ((r = store_call_send(st, &q)) == NULL) {
 			store_forget_owner(st);
-			goto unavailable;
+			return store_unavailable();
 		}
-		if (gen != c->gen) {
-			/*
-			 * While this request waited, its connection dropped
-			 * and the entry went to another node: a reply stands,
-			 * but nothing more can be done on the entry.
-			 */
-			if (r->type != REDIS_REPLY_ERROR)
-				break;
-			store_set_error(st, "redis", r->str);
+		switch (store_classify(st, &q, r)) {
+		case STORE_V_REPLY:
+			*out = (struct store_reply *)r;
+			return STORE_OK;
+		case STORE_V_FAILED:
+			return store_act_failed(st, q.c, r);
+		case STORE_V_NOSCRIPT:
 			freeReplyObject(r);
-			goto unavailable;
-		}
-		if (r->type != REDIS_REPLY_ERROR) {
-			if (track_tx)
-				store_note_tx(c, argv[0]);
-			break;
-		}
-		if (closes)
-			c->tx = 0; /* EXECABORT: the transaction is gone */
-		if (script >= 0 && !reloaded &&
-		    strncmp(r->str, "NOSCRIPT", 8) == 0) {
-			freeReplyObject(r);
-			reloaded = 1;
-			metrics_add(METRICS_SCRIPTS_RELOADED, 1);
-			if (store_load_script(st, c, (enum script_id)script) !=
-			    0)
-				return c->ctx == NULL ? STORE_UNAVAILABLE
-						      : STORE_ERROR;
-			if (gen != c->gen) {
-				store_set_error(st, "redis",
-						"connection moved");
-				goto unavailable;
-			}
+			if (store_act_noscript(st, &q, &res) != 0)
+				return res;
 			continue;
-		}
-		if (!st->cluster || !store_error_is_redirect(r->str))
-			break;
-		if (in_tx || (strcasecmp(argv[0], "WATCH") == 0 &&
-			      strncmp(r->str, "ASK ", 4) == 0)) {
-			/*
-			 * A transaction (or WATCH) is open on this node, or
-			 * EXEC found its keys moved: the command cannot go
-			 * elsewhere. Dropping the connection discards the
-			 * transaction. (A first WATCH may follow MOVED: it
-			 * watches nothing yet; not ASK: what follows would go
-			 * back to the owner.)
-			 */
+		case STORE_V_REDIRECT:
+			res = store_act_redirect(st, &q, r->str) == 0
+				  ? STORE_OK
+				  : STORE_UNAVAILABLE;
+			freeReplyObject(r);
+			if (res == STORE_OK)
+				continue;
+			return store_unavailable();
+		case STORE_V_PINNED:
+			/* Dropping the connection discards the transaction. */
 			store_set_error(st, "cluster", r->str);
-			freeReplyObject(r);
-			store_disconnect(st, c);
+			store_disconnect(st, q.c);
 			store_forget_owner(st);
-			goto unavailable;
+			break;
+		case STORE_V_STALE:
+			store_set_error(st, "redis", r->str);
+			break;
 		}
-		rc = redirects++ < STORE_REDIRECTS_MAX
-			 ? store_redirect(st, c, r->str, &next, &asking)
-			 : -1;
-		if (rc > 0) {
-			freeReplyObject(r);
-			c = next;
-			gen = c->gen;
-			reloaded = 0; /* the next node may lack the script */
-			continue;
-		}
-		/*
-		 * Unreachable, or sent round in circles while the nodes
-		 * disagree about the slot: the cluster is changing.
-		 */
-		store_set_error(st, "cluster", r->str);
 		freeReplyObject(r);
-		store_forget_owner(st);
-		goto unavailable;
+		return store_unavailable();
 	}
-	if (r->type != REDIS_REPLY_ERROR) {
-		*out = (struct store_reply *)r;
-		return STORE_OK;
-	}
-	store_set_error(st, "redis", r->str);
-	if (strncmp(r->str, "TRYAGAIN paused", 15) == 0) {
-		/* heartbeatctl pause: no failure of Redis's. */
-		st->paused = 1;
-		freeReplyObject(r);
-		return STORE_UNAVAILABLE;
-	}
-	metrics_add(METRICS_REDIS_ERRORS, 1);
-	res = STORE_ERROR;
-	if (store_error_is_unavailable(r->str)) {
-		res = STORE_UNAVAILABLE;
-		if (!store_error_keeps_connection(r->str)) {
-			store_disconnect(st, c);
-			store_forget_owner(st);
-		} else if (store_error_is_cluster_down(r->str)) {
-			store_forget_owner(st);
-		}
-	}
-	freeReplyObject(r);
-	return res;
-unavailable:
-	metrics_add(METRICS_REDIS_ERRORS, 1);
-	return STORE_UNAVAILABLE;
 }
 
 enum store_result store_script(struct store *st, enum script_id id, int argc,
