@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "keys.h"
 #include "store_int.h"
 
 /*
@@ -38,15 +39,102 @@ int store_prologue(const struct config *cfg, char *out, size_t size)
 	return n < size ? 0 : -1;
 }
 
+/* Writes s as a Lua string of decimal escapes, so any byte reads as itself. */
+static size_t store_lua_bytes(char *out, size_t size, const char *s)
+{
+	size_t n = 0;
+
+	for (const unsigned char *p = (const unsigned char *)s; *p != '\0'; p++)
+		n += (size_t)snprintf(out + n, size > n ? size - n : 0,
+				      "\\%03u", *p);
+	return n;
+}
+
+/* Whether ch can be part of a Lua name. */
+static int store_lua_name_char(char ch)
+{
+	return ch == '_' || (ch >= '0' && ch <= '9') ||
+	       ((ch | 0x20) >= 'a' && (ch | 0x20) <= 'z');
+}
+
+/* The row of keys.h whose Lua constant is the name at p (len bytes), or NULL.
+ */
+static const struct keys_def *store_key_const(const char *p, size_t len)
+{
+	for (int i = 0; i < KEYS_COUNT + KEYS_FIELD_COUNT; i++) {
+		const struct keys_def *d =
+		    i < KEYS_COUNT ? &keys_defs[i]
+				   : &keys_field_defs[i - KEYS_COUNT];
+
+		if (d->lua != NULL && strlen(d->lua) == len &&
+		    memcmp(d->lua, p, len) == 0)
+			return d;
+	}
+	return NULL;
+}
+
 /*
- * Loads one script, after the settings, on c and records its SHA. Returns
- * 0, or -1.
+ * Copies source into out (NULL: only measures) with every name of a key
+ * layout constant (keys.h: K_GAME, F_VENUE_WALLET, ...) replaced by its
+ * value as a Lua string: a key's with the key base in front, so K_GAME ..
+ * id reads '<key base>game:' .. id. The scripts thus name the layout by
+ * the table's names at no cost per call: a local per constant on the
+ * settings line would be set, and captured by common.lua's functions, on
+ * every call. Returns the length written.
+ */
+static size_t store_expand_keys(const struct store *st, const char *source,
+				char *out)
+{
+	size_t n = 0, blen = 4 * strlen(st->cfg->key_base);
+
+	for (const char *p = source; *p != '\0';) {
+		const struct keys_def *d = NULL;
+		size_t len = 0;
+
+		if ((*p == 'K' || *p == 'F') && p[1] == '_' &&
+		    (p == source || !store_lua_name_char(p[-1]))) {
+			while (store_lua_name_char(p[len]))
+				len++;
+			d = store_key_const(p, len);
+		}
+		if (d == NULL) {
+			if (out != NULL)
+				out[n] = *p;
+			n++;
+			p++;
+			continue;
+		}
+		if (out != NULL) {
+			out[n] = '\'';
+			if (d >= keys_defs && d < keys_defs + KEYS_COUNT)
+				store_lua_bytes(out + n + 1, blen + 1,
+						st->cfg->key_base);
+		}
+		n += 1 +
+		     (d >= keys_defs && d < keys_defs + KEYS_COUNT ? blen : 0);
+		if (out != NULL)
+			memcpy(out + n, d->name, strlen(d->name));
+		n += strlen(d->name);
+		if (out != NULL)
+			out[n] = '\'';
+		n++;
+		p += len;
+	}
+	return n;
+}
+
+/*
+ * Loads one script, after the settings and with the key layout written in
+ * (store_expand_keys), on c and records
+ * its SHA. Returns 0, or -1.
  */
 int store_load_script(struct store *st, struct store_conn *c, enum script_id id)
 {
+	const char *source = script_defs[id].source;
 	size_t plen = strlen(st->prologue);
-	size_t slen = strlen(script_defs[id].source);
-	char *text = malloc(plen + slen);
+	size_t slen = store_expand_keys(st, source, NULL);
+	/* One more byte: store_lua_bytes terminates what it writes. */
+	char *text = malloc(plen + slen + 1);
 	const char *argv[3] = {"SCRIPT", "LOAD", text};
 	size_t lens[3] = {6, 4, plen + slen};
 	redisReply *r;
@@ -56,7 +144,7 @@ int store_load_script(struct store *st, struct store_conn *c, enum script_id id)
 		return -1;
 	}
 	memcpy(text, st->prologue, plen);
-	memcpy(text + plen, script_defs[id].source, slen);
+	store_expand_keys(st, source, text + plen);
 	r = store_send(st, c, 0, 3, argv, lens);
 	free(text);
 	if (r == NULL)
