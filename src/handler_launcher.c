@@ -7,7 +7,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "app.h"
+#include "handlers.h"
 #include "cidr.h"
 #include "crypto.h"
 #include "keys.h"
