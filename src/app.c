@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "app.h"
+#include "handlers.h"
 #include "log.h"
 #include "metrics.h"
 #include "util.h"

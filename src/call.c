@@ -4,7 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "app.h"
+#include "call.h"
 #include "log.h"
 #include "util.h"
 

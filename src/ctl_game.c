@@ -1,12 +1,13 @@
 /*
  * ctl_game.c - heartbeatctl game: the games sessions are billed for, each a
- * hash game:<id> {name, rate (millicoins/hour), active, created} listed in
- * the set games.
+ * hash (KEYS_GAME, keys.h) of name, rate (millicoins/hour), active and
+ * created, listed in a set (KEYS_GAMES).
  */
 #include <stdio.h>
 #include <string.h>
 
 #include "ctl.h"
+#include "keys.h"
 #include "util.h"
 
 /*
@@ -35,14 +36,22 @@ int ctl_game_add(struct ctl *c, const char *const *pos, const char *const *opt)
 	    (rc = ctl_check_text("NAME", name, CTL_ID_MAX)) != 0 ||
 	    (rc = ctl_game_parse_rate(opt[1], &milli)) != 0)
 		return rc;
-	ctl_key(c, key, sizeof key, "game:%s", id);
-	ctl_key(c, set, sizeof set, "games");
+	ctl_key(c, key, sizeof key, "%s%s", KEYS_NAME(GAME), id);
+	ctl_key(c, set, sizeof set, "%s", KEYS_NAME(GAMES));
 	ctl_itoa(milli, rate, sizeof rate);
 	ctl_itoa(util_now_ms(), now, sizeof now);
 	{
-		const char *hset[] = {"HSET",	 key,  "name",	 name,
-				      "rate",	 rate, "active", "1",
-				      "created", now,  NULL};
+		const char *hset[] = {"HSET",
+				      key,
+				      KEYS_FIELD(GAME, NAME),
+				      name,
+				      KEYS_FIELD(GAME, RATE),
+				      rate,
+				      KEYS_FIELD(GAME, ACTIVE),
+				      "1",
+				      KEYS_FIELD(GAME, CREATED),
+				      now,
+				      NULL};
 		const char *sadd[] = {"SADD", set, id, NULL};
 		const char *const *cmds[] = {hset, sadd, NULL};
 
@@ -71,12 +80,14 @@ static int ctl_game_print(struct ctl *c, const char *id,
 
 int ctl_game_list(struct ctl *c, const char *const *pos, const char *const *opt)
 {
-	static const char *const fields[] = {"name", "rate", "active", NULL};
+	const char *const fields[] = {KEYS_FIELD(GAME, NAME),
+				      KEYS_FIELD(GAME, RATE),
+				      KEYS_FIELD(GAME, ACTIVE), NULL};
 
 	(void)pos;
 	(void)opt;
-	return ctl_each_member(c, "games", "game:", fields, ctl_game_print,
-			       NULL);
+	return ctl_each_member(c, KEYS_NAME(GAMES), KEYS_NAME(GAME), fields,
+			       ctl_game_print, NULL);
 }
 
 /* Sets one field of an existing game and says what was done. */
@@ -88,7 +99,7 @@ static int ctl_game_set(struct ctl *c, const char *id, const char *field,
 
 	if (rc != 0)
 		return rc;
-	ctl_key(c, key, sizeof key, "game:%s", id);
+	ctl_key(c, key, sizeof key, "%s%s", KEYS_NAME(GAME), id);
 	return ctl_update(c, "game", key, id, field, value, done);
 }
 
@@ -104,19 +115,20 @@ int ctl_game_rate(struct ctl *c, const char *const *pos, const char *const *opt)
 	ctl_itoa(milli, rate, sizeof rate);
 	ctl_coins(milli, coins, sizeof coins);
 	snprintf(done, sizeof done, "rate %s coins/h", coins);
-	return ctl_game_set(c, pos[0], "rate", rate, done);
+	return ctl_game_set(c, pos[0], KEYS_FIELD(GAME, RATE), rate, done);
 }
 
 int ctl_game_activate(struct ctl *c, const char *const *pos,
 		      const char *const *opt)
 {
 	(void)opt;
-	return ctl_game_set(c, pos[0], "active", "1", "active");
+	return ctl_game_set(c, pos[0], KEYS_FIELD(GAME, ACTIVE), "1", "active");
 }
 
 int ctl_game_deactivate(struct ctl *c, const char *const *pos,
 			const char *const *opt)
 {
 	(void)opt;
-	return ctl_game_set(c, pos[0], "active", "0", "inactive");
+	return ctl_game_set(c, pos[0], KEYS_FIELD(GAME, ACTIVE), "0",
+			    "inactive");
 }

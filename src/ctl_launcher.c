@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "ctl.h"
+#include "keys.h"
 #include "util.h"
 
 /*
@@ -18,7 +19,7 @@ static int ctl_launcher_print(struct ctl *c, const char *name,
 			      const struct ctl_row *row, void *ctx)
 {
 	static const char *const fields[] = {"last", NULL};
-	const char *venue = name + strlen("pc:");
+	const char *venue = name + strlen(KEYS_NAME(PC));
 	size_t vlen = strcspn(venue, ":");
 	const char *pc = venue[vlen] == ':' ? venue + vlen + 1 : "";
 	char key[CTL_KEY_MAX], seen[UTIL_TIME_BUF] = "-";
@@ -28,7 +29,7 @@ static int ctl_launcher_print(struct ctl *c, const char *name,
 	if (row->v[0][0] != '\0') {
 		int rc;
 
-		ctl_key(c, key, sizeof key, "lt:%s", row->v[0]);
+		ctl_key(c, key, sizeof key, "%s%s", KEYS_NAME(LT), row->v[0]);
 		rc = ctl_hmget(c, key, fields, &lt);
 		if (rc != 0)
 			return rc;
@@ -45,7 +46,7 @@ int ctl_launcher_list(struct ctl *c, const char *const *pos,
 {
 	static const char *const fields[] = {"lt", "gs", NULL};
 	struct ctl_names pcs;
-	int rc = ctl_scan(c, "pc:", &pcs);
+	int rc = ctl_scan(c, KEYS_NAME(PC), &pcs);
 
 	(void)pos;
 	(void)opt;
@@ -66,7 +67,7 @@ int ctl_launcher_revoke(struct ctl *c, const char *const *pos,
 	if ((rc = ctl_check_id("VENUE_ID", pos[0], CTL_ID_NO_COLON)) != 0 ||
 	    (rc = ctl_check_id("PC_ID", pos[1], CTL_ID_ANY)) != 0)
 		return rc;
-	ctl_key(c, pk, sizeof pk, "pc:%s:%s", pos[0], pos[1]);
+	ctl_key(c, pk, sizeof pk, "%s%s:%s", KEYS_NAME(PC), pos[0], pos[1]);
 	/* A launcher starting meanwhile replaces lt: then nothing is done. */
 	if ((rc = ctl_redis(c, NULL, "WATCH", pk, NULL)) != 0 ||
 	    (rc = ctl_hmget(c, pk, fields, &row)) != 0)
@@ -75,7 +76,7 @@ int ctl_launcher_revoke(struct ctl *c, const char *const *pos,
 		return ctl_fail(CTL_EXIT_REFUSED,
 				"no launcher session on venue %s PC %s", pos[0],
 				pos[1]);
-	ctl_key(c, lk, sizeof lk, "lt:%s", row.v[0]);
+	ctl_key(c, lk, sizeof lk, "%s%s", KEYS_NAME(LT), row.v[0]);
 	{
 		const char *del[] = {"DEL", lk, NULL};
 		const char *hdel[] = {"HDEL", pk, "lt", "ll", NULL};

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "ctl.h"
+#include "keys.h"
 #include "util.h"
 
 /* The longest drain of a revoke, in seconds. */
@@ -91,7 +92,7 @@ int ctl_session_list(struct ctl *c, const char *const *pos,
 
 	(void)pos;
 	(void)opt;
-	ctl_key(c, key, sizeof key, "deadlines");
+	ctl_key(c, key, sizeof key, "%s", KEYS_NAME(DEADLINES));
 	rc = ctl_names_of(c, argv, 0, &ids);
 	for (size_t at = 0; rc == 0 && at < ids.count;
 	     at += CTL_SESSION_BATCH) {
@@ -215,7 +216,7 @@ int ctl_events(struct ctl *c, const char *const *pos, const char *const *opt)
 	(void)pos;
 	if (rc != 0)
 		return rc;
-	ctl_key(c, key, sizeof key, "events");
+	ctl_key(c, key, sizeof key, "%s", KEYS_NAME(EVENTS));
 	ctl_itoa(n, count, sizeof count);
 	rc = ctl_redis(c, &r, "XREVRANGE", key, "+", "-", "COUNT", count, NULL);
 	if (rc != 0)
@@ -238,7 +239,7 @@ static int ctl_set_anchor(struct ctl *c, const char *value, const char *said)
 	char key[CTL_KEY_MAX];
 	int rc;
 
-	ctl_key(c, key, sizeof key, "anchor");
+	ctl_key(c, key, sizeof key, "%s", KEYS_NAME(ANCHOR));
 	rc = ctl_redis(c, NULL, "SET", key, value, (const char *)NULL);
 	if (rc == 0)
 		printf("%s\n", said);

@@ -10,6 +10,7 @@
 
 #include "crypto.h"
 #include "ctl.h"
+#include "keys.h"
 #include "util.h"
 
 /* Random bytes in a credential: 48 hex digits. */
@@ -21,19 +22,31 @@
 /* The fewest hex digits that name a credential on revoke. */
 #define CTL_CRED_PREFIX_MIN 8
 
-/* One kind of credential and where it lives. */
+/* One kind of credential and where it lives (keys.h). */
 struct ctl_cred {
-	const char *noun;   /* "key" */
-	const char *prefix; /* what the credential starts with: "hbk_" */
-	const char *record; /* the name of its hash, before the SHA-256 */
-	const char *set;    /* the name of its owner's set, before the owner */
-	const char *owner;  /* the field naming the owner: "game" */
+	const char *noun;	 /* "key" */
+	const char *prefix;	 /* what the credential starts with: "hbk_" */
+	enum keys_key record;	 /* its hash, named by the SHA-256 */
+	enum keys_key set;	 /* its owner's set, named by the owner */
+	enum keys_field owner;	 /* the field naming the owner */
+	enum keys_field revoked; /* the revoked flag */
+	enum keys_field created; /* when it was made */
 };
 
-static const struct ctl_cred ctl_cred_key = {"key", "hbk_",
-					     "apikey:", "gamekeys:", "game"};
-static const struct ctl_cred ctl_cred_token = {"token", "dvt_",
-					       "dtok:", "dtokens:", "user"};
+static const struct ctl_cred ctl_cred_key = {"key",
+					     "hbk_",
+					     KEYS_APIKEY,
+					     KEYS_GAMEKEYS,
+					     KEYS_F_APIKEY_GAME,
+					     KEYS_F_APIKEY_REVOKED,
+					     KEYS_F_APIKEY_CREATED};
+static const struct ctl_cred ctl_cred_token = {"token",
+					       "dvt_",
+					       KEYS_DTOK,
+					       KEYS_DTOKENS,
+					       KEYS_F_DTOK_USER,
+					       KEYS_F_DTOK_REVOKED,
+					       KEYS_F_DTOK_CREATED};
 
 /*
  * Makes a credential of kind k for owner and prints it, the only time it is
@@ -49,13 +62,19 @@ static int ctl_cred_create(struct ctl *c, const struct ctl_cred *k,
 	if (crypto_random_token(k->prefix, CTL_CRED_BYTES, secret) != 0)
 		return ctl_fail(CTL_EXIT_REFUSED, "no random bytes available");
 	crypto_sha256_hex(secret, strlen(secret), hash);
-	ctl_key(c, rec, sizeof rec, "%s%s", k->record, hash);
-	ctl_key(c, set, sizeof set, "%s%s", k->set, owner);
+	ctl_key(c, rec, sizeof rec, "%s%s", keys_defs[k->record].name, hash);
+	ctl_key(c, set, sizeof set, "%s%s", keys_defs[k->set].name, owner);
 	ctl_itoa(util_now_ms(), now, sizeof now);
 	{
-		const char *hset[] = {"HSET",	 rec,	    k->owner,
-				      owner,	 "revoked", "0",
-				      "created", now,	    NULL};
+		const char *hset[] = {"HSET",
+				      rec,
+				      keys_field_defs[k->owner].name,
+				      owner,
+				      keys_field_defs[k->revoked].name,
+				      "0",
+				      keys_field_defs[k->created].name,
+				      now,
+				      NULL};
 		const char *sadd[] = {"SADD", set, hash, NULL};
 		const char *const *cmds[] = {hset, sadd, NULL};
 
@@ -63,7 +82,8 @@ static int ctl_cred_create(struct ctl *c, const struct ctl_cred *k,
 			       guard ? CTL_GUARD_EXISTS : CTL_GUARD_NONE, cmds);
 	}
 	if (rc == CTL_EXIT_REFUSED)
-		return ctl_fail(rc, "no such %s: %s", k->owner, owner);
+		return ctl_fail(rc, "no such %s: %s",
+				keys_field_defs[k->owner].name, owner);
 	if (rc == 0)
 		printf("%s\n", secret);
 	return rc;
@@ -87,11 +107,13 @@ static int ctl_cred_print(struct ctl *c, const char *hash,
 static int ctl_cred_list(struct ctl *c, const struct ctl_cred *k,
 			 const char *owner)
 {
-	static const char *const fields[] = {"revoked", "created", NULL};
+	const char *const fields[] = {keys_field_defs[k->revoked].name,
+				      keys_field_defs[k->created].name, NULL};
 	char set[CTL_KEY_MAX];
 
-	snprintf(set, sizeof set, "%s%s", k->set, owner);
-	return ctl_each_member(c, set, k->record, fields, ctl_cred_print, NULL);
+	snprintf(set, sizeof set, "%s%s", keys_defs[k->set].name, owner);
+	return ctl_each_member(c, set, keys_defs[k->record].name, fields,
+			       ctl_cred_print, NULL);
 }
 
 /*
@@ -101,7 +123,7 @@ static int ctl_cred_list(struct ctl *c, const struct ctl_cred *k,
 static int ctl_cred_resolve(struct ctl *c, const struct ctl_cred *k,
 			    const char *arg, char hash[CRYPTO_SHA256_HEX])
 {
-	size_t n = strlen(arg), skip = strlen(k->record);
+	size_t n = strlen(arg), skip = strlen(keys_defs[k->record].name);
 	char name[CTL_KEY_MAX];
 	struct ctl_names found;
 	int rc;
@@ -121,7 +143,7 @@ static int ctl_cred_resolve(struct ctl *c, const struct ctl_cred *k,
 		memcpy(hash, arg, CRYPTO_SHA256_HEX);
 		return 0;
 	}
-	snprintf(name, sizeof name, "%s%s", k->record, arg);
+	snprintf(name, sizeof name, "%s%s", keys_defs[k->record].name, arg);
 	rc = ctl_scan(c, name, &found);
 	if (rc != 0)
 		return rc;
@@ -146,9 +168,10 @@ static int ctl_cred_revoke(struct ctl *c, const struct ctl_cred *k,
 
 	if (rc != 0)
 		return rc;
-	ctl_key(c, key, sizeof key, "%s%s", k->record, hash);
+	ctl_key(c, key, sizeof key, "%s%s", keys_defs[k->record].name, hash);
 	snprintf(id, sizeof id, "%s", hash);
-	return ctl_update(c, k->noun, key, id, "revoked", "1", "revoked");
+	return ctl_update(c, k->noun, key, id, keys_field_defs[k->revoked].name,
+			  "1", "revoked");
 }
 
 /* ---- key: a game's API keys -----------------------------------------------
@@ -163,7 +186,7 @@ int ctl_key_create(struct ctl *c, const char *const *pos,
 	(void)opt;
 	if (rc != 0)
 		return rc;
-	ctl_key(c, game, sizeof game, "game:%s", pos[0]);
+	ctl_key(c, game, sizeof game, "%s%s", KEYS_NAME(GAME), pos[0]);
 	return ctl_cred_create(c, &ctl_cred_key, pos[0], game);
 }
 
@@ -175,7 +198,7 @@ int ctl_key_list(struct ctl *c, const char *const *pos, const char *const *opt)
 	(void)opt;
 	if (rc != 0)
 		return rc;
-	ctl_key(c, game, sizeof game, "game:%s", pos[0]);
+	ctl_key(c, game, sizeof game, "%s%s", KEYS_NAME(GAME), pos[0]);
 	rc = ctl_exists(c, game, &found);
 	if (rc == 0 && !found)
 		rc = ctl_fail(CTL_EXIT_REFUSED, "no such game: %s", pos[0]);

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "ctl.h"
+#include "keys.h"
 #include "json.h"
 #include "status.h"
 #include "util.h"
@@ -180,7 +181,7 @@ static int ctl_anchor(struct ctl *c, const char *cmd)
 	    (strcmp(cmd, "HSET") != 0 && strcmp(cmd, "HSETNX") != 0 &&
 	     strcmp(cmd, "SADD") != 0 && strcmp(cmd, "MULTI") != 0))
 		return 0;
-	ctl_key(c, key, sizeof key, "anchor");
+	ctl_key(c, key, sizeof key, "%s", KEYS_NAME(ANCHOR));
 	res = store_command(c->store, 4, argv, NULL, &r);
 	store_reply_free(r);
 	if (res != STORE_OK)

@@ -8,6 +8,7 @@
 
 #include "cidr.h"
 #include "ctl.h"
+#include "keys.h"
 #include "util.h"
 
 /* The longest HMAC secret: the worker reads it into 1024 bytes. */
@@ -72,17 +73,25 @@ int ctl_venue_add(struct ctl *c, const char *const *pos, const char *const *opt)
 
 	if (rc != 0)
 		return rc;
-	ctl_key(c, key, sizeof key, "venue:%s", id);
-	ctl_key(c, set, sizeof set, "venues");
+	ctl_key(c, key, sizeof key, "%s%s", KEYS_NAME(VENUE), id);
+	ctl_key(c, set, sizeof set, "%s", KEYS_NAME(VENUES));
 	ctl_itoa(util_now_ms(), now, sizeof now);
 	{
-		const char *hset[] = {"HSET",  key,    "secret", opt[1],
-				      "cidrs", opt[0], NULL};
+		const char *hset[] = {"HSET",
+				      key,
+				      KEYS_FIELD(VENUE, SECRET),
+				      opt[1],
+				      KEYS_FIELD(VENUE, CIDRS),
+				      opt[0],
+				      NULL};
 		/* Without --billing an existing venue keeps its setting. */
 		const char *bill[] = {billing ? "HSET" : "HSETNX", key,
-				      "billing", billing ? billing : "1", NULL};
-		const char *wallet[] = {"HSETNX", key, "wallet", "0", NULL};
-		const char *created[] = {"HSETNX", key, "created", now, NULL};
+				      KEYS_FIELD(VENUE, BILLING),
+				      billing ? billing : "1", NULL};
+		const char *wallet[] = {"HSETNX", key,
+					KEYS_FIELD(VENUE, WALLET), "0", NULL};
+		const char *created[] = {"HSETNX", key,
+					 KEYS_FIELD(VENUE, CREATED), now, NULL};
 		const char *sadd[] = {"SADD", set, id, NULL};
 		const char *const *cmds[] = {hset,    bill, wallet,
 					     created, sadd, NULL};
@@ -111,13 +120,14 @@ static int ctl_venue_print(struct ctl *c, const char *id,
 int ctl_venue_list(struct ctl *c, const char *const *pos,
 		   const char *const *opt)
 {
-	static const char *const fields[] = {"cidrs", "billing", "wallet",
-					     NULL};
+	const char *const fields[] = {KEYS_FIELD(VENUE, CIDRS),
+				      KEYS_FIELD(VENUE, BILLING),
+				      KEYS_FIELD(VENUE, WALLET), NULL};
 
 	(void)pos;
 	(void)opt;
-	return ctl_each_member(c, "venues", "venue:", fields, ctl_venue_print,
-			       NULL);
+	return ctl_each_member(c, KEYS_NAME(VENUES), KEYS_NAME(VENUE), fields,
+			       ctl_venue_print, NULL);
 }
 
 int ctl_venue_billing(struct ctl *c, const char *const *pos,
@@ -132,9 +142,10 @@ int ctl_venue_billing(struct ctl *c, const char *const *pos,
 		return rc;
 	if (value == NULL)
 		return ctl_fail(CTL_EXIT_USAGE, "billing must be on or off");
-	ctl_key(c, key, sizeof key, "venue:%s", pos[0]);
+	ctl_key(c, key, sizeof key, "%s%s", KEYS_NAME(VENUE), pos[0]);
 	snprintf(done, sizeof done, "billing %s", pos[1]);
-	return ctl_update(c, "venue", key, pos[0], "billing", value, done);
+	return ctl_update(c, "venue", key, pos[0], KEYS_FIELD(VENUE, BILLING),
+			  value, done);
 }
 
 int ctl_wallet_topup(struct ctl *c, const char *const *pos,
@@ -167,7 +178,8 @@ int ctl_wallet_topup(struct ctl *c, const char *const *pos,
 int ctl_wallet_show(struct ctl *c, const char *const *pos,
 		    const char *const *opt)
 {
-	static const char *const fields[] = {"wallet", "cidrs", NULL};
+	const char *const fields[] = {KEYS_FIELD(VENUE, WALLET),
+				      KEYS_FIELD(VENUE, CIDRS), NULL};
 	char key[CTL_KEY_MAX], coins[CTL_COINS_BUF];
 	struct ctl_row row;
 	int rc = ctl_venue_check(pos[0]);
@@ -175,7 +187,7 @@ int ctl_wallet_show(struct ctl *c, const char *const *pos,
 	(void)opt;
 	if (rc != 0)
 		return rc;
-	ctl_key(c, key, sizeof key, "venue:%s", pos[0]);
+	ctl_key(c, key, sizeof key, "%s%s", KEYS_NAME(VENUE), pos[0]);
 	rc = ctl_hmget(c, key, fields, &row);
 	if (rc != 0)
 		return rc;

@@ -7,7 +7,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "app.h"
+#include "handlers.h"
 #include "crypto.h"
 #include "jwt.h"
 

@@ -5,7 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "app.h"
+#include "handlers.h"
 #include "crypto.h"
 
 /* Room for "gs_" and a UUID. */

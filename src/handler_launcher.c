@@ -7,9 +7,10 @@
 #include <string.h>
 #include <strings.h>
 
-#include "app.h"
+#include "handlers.h"
 #include "cidr.h"
 #include "crypto.h"
+#include "keys.h"
 #include "util.h"
 
 /* Room for a launcher token: "lt_" and 48 hex digits. */
@@ -38,13 +39,14 @@ static int launcher_load_venue(struct call *c, const char *id,
 			       struct venue *v)
 {
 	char key[LAUNCHER_VENUE_MAX + CONFIG_STR_MAX + 16];
-	const char *argv[4] = {"HMGET", key, "secret", "cidrs"};
+	const char *argv[4] = {"HMGET", key, KEYS_FIELD(VENUE, SECRET),
+			       KEYS_FIELD(VENUE, CIDRS)};
 	struct store_reply *r = NULL;
 	enum store_result res;
 	size_t len;
 	const char *s;
 
-	snprintf(key, sizeof key, "%svenue:%s", c->app->cfg->key_base, id);
+	keys_make(key, sizeof key, c->app->cfg->key_base, KEYS_VENUE, id, NULL);
 	res = store_command(c->app->store, 4, argv, NULL, &r);
 	if (res != STORE_OK) {
 		call_error(c, res == STORE_UNAVAILABLE ? HB_SERVICE_UNAVAILABLE

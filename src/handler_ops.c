@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "app.h"
+#include "handlers.h"
 #include "cidr.h"
 #include "metrics.h"
 

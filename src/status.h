@@ -11,6 +11,8 @@
 #ifndef HB_STATUS_H
 #define HB_STATUS_H
 
+#include <stddef.h>
+
 #define HB_STATUS_TABLE(X)                                                     \
 	X(HB_OK, "OK", 200, "OK", "ok")                                        \
 	X(HB_BAD_REQUEST, "BAD_REQUEST", 400, "Bad Request",                   \

@@ -13,6 +13,8 @@
 
 #include <check.h>
 
+#include "check_main.h"
+
 #include "config.h"
 
 /* ---- helpers ------------------------------------------------------------- */
@@ -614,7 +616,7 @@ END_TEST
 
 /* ---- suite --------------------------------------------------------------- */
 
-static Suite *config_suite(void)
+Suite *check_suite(void)
 {
 	Suite *s = suite_create("config");
 	TCase *tc;
@@ -661,15 +663,4 @@ static Suite *config_suite(void)
 	tcase_add_test(tc, load_env_reads_the_environment);
 	suite_add_tcase(s, tc);
 	return s;
-}
-
-int main(void)
-{
-	SRunner *sr = srunner_create(config_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
 }

@@ -13,6 +13,8 @@
 
 #include <check.h>
 
+#include "check_main.h"
+
 #include "fcgi_proto.h"
 
 /* ---- helpers ------------------------------------------------------------- */
@@ -875,7 +877,7 @@ START_TEST(record_encoder_refuses_what_does_not_fit)
 }
 END_TEST
 
-static Suite *fcgi_suite(void)
+Suite *check_suite(void)
 {
 	Suite *s = suite_create("fcgi_proto");
 	TCase *tc;
@@ -926,15 +928,4 @@ static Suite *fcgi_suite(void)
 	tcase_add_test(tc, record_encoder_refuses_what_does_not_fit);
 	suite_add_tcase(s, tc);
 	return s;
-}
-
-int main(void)
-{
-	SRunner *sr = srunner_create(fcgi_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
 }

@@ -10,6 +10,8 @@
 
 #include <check.h>
 
+#include "check_main.h"
+
 #include "config.h"
 #include "http.h"
 #include "status.h"
@@ -872,7 +874,7 @@ END_TEST
 
 /* ---- suite --------------------------------------------------------------- */
 
-static Suite *http_suite(void)
+Suite *check_suite(void)
 {
 	Suite *s = suite_create("http");
 	TCase *tc;
@@ -920,15 +922,4 @@ static Suite *http_suite(void)
 	tcase_add_test(tc, response_send_reports_a_gone_client);
 	suite_add_tcase(s, tc);
 	return s;
-}
-
-int main(void)
-{
-	SRunner *sr = srunner_create(http_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
 }

@@ -9,6 +9,8 @@
 
 #include <check.h>
 
+#include "check_main.h"
+
 #include "json.h"
 
 /* ---- helpers ------------------------------------------------------------- */
@@ -753,7 +755,7 @@ END_TEST
 
 /* ---- suite --------------------------------------------------------------- */
 
-static Suite *json_suite(void)
+Suite *check_suite(void)
 {
 	Suite *s = suite_create("json");
 	TCase *tc;
@@ -798,15 +800,4 @@ static Suite *json_suite(void)
 	tcase_add_test(tc, writer_output_round_trips_through_the_parser);
 	suite_add_tcase(s, tc);
 	return s;
-}
-
-int main(void)
-{
-	SRunner *sr = srunner_create(json_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
 }

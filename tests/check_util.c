@@ -15,6 +15,8 @@
 
 #include <check.h>
 
+#include "check_main.h"
+
 #include "cidr.h"
 #include "crypto.h"
 #include "jwt.h"
@@ -1398,7 +1400,7 @@ END_TEST
 
 /* ---- suite --------------------------------------------------------------- */
 
-static Suite *util_suite(void)
+Suite *check_suite(void)
 {
 	Suite *s = suite_create("util");
 	TCase *tc;
@@ -1475,15 +1477,4 @@ static Suite *util_suite(void)
 	tcase_add_test(tc, jwt_signature_covers_header_and_payload_text);
 	suite_add_tcase(s, tc);
 	return s;
-}
-
-int main(void)
-{
-	SRunner *sr = srunner_create(util_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
 }

@@ -9,6 +9,12 @@
 --            token per min, per device user per min} (0: no limit)
 -- so that no call spends time reading them (and a worker whose settings
 -- differ loads scripts of another SHA).
+-- The key layout comes from src/keys.h: the store writes each name of its
+-- tables into the script as it loads it, K_GAME and the like as the key name
+-- with the key base in front ('<prefix>{core}:game:'), F_VENUE_WALLET and the
+-- like as the field name of a record heartbeatctl writes. They are not
+-- variables, so they cost nothing per call. Write no key or such field name
+-- here as a literal (tests/check_keys.py).
 --
 -- Every script gets the same first key:
 --   KEYS[1]  the anchor: routes the script (every key shares its hash tag)
@@ -25,7 +31,7 @@
 -- exponent notation. Times are ms from Redis's clock; play time is kept in ms
 -- and answered in whole seconds; money is kept in millicoins.
 
-local DEADLINES = B .. 'deadlines'
+local DEADLINES = K_DEADLINES
 local ANCHOR = redis.call('GET', KEYS[1])
 if not ANCHOR then
   redis.call('SET', KEYS[1], '1')
@@ -56,7 +62,7 @@ end
 local function over_limit(what, id, limit, window_ms, now)
   if not limit or limit <= 0 then return nil end
   local slot = math.floor(now / window_ms)
-  local k = B .. 'rl:' .. what .. ':' .. id .. ':' .. I(slot)
+  local k = K_RL .. what .. ':' .. id .. ':' .. I(slot)
   local n = redis.call('INCR', k)
   if n == 1 then redis.call('PEXPIRE', k, I(window_ms)) end
   if n > limit then
@@ -72,14 +78,14 @@ end
 
 -- A game session that has ended (a tombstone), or a live one written before
 -- live sessions moved into buckets: a hash of its own.
-local function gs_key(id) return B .. 'gs:' .. id end
+local function gs_key(id) return K_GS .. id end
 -- A live game session is one field of a shared hash, its bucket, named by the
 -- id's last three characters (4,096 buckets for the service's ids): a key of
 -- its own would cost about 150 bytes more (see the README, Performance).
-local function gsb_key(id) return B .. 'gsb:' .. string.sub(id, -3) end
-local function lt_key(hash) return B .. 'lt:' .. hash end
-local function pc_key(venue, pc) return B .. 'pc:' .. venue .. ':' .. pc end
-local function venue_key(venue) return B .. 'venue:' .. venue end
+local function gsb_key(id) return K_GSB .. string.sub(id, -3) end
+local function lt_key(hash) return K_LT .. hash end
+local function pc_key(venue, pc) return K_PC .. venue .. ':' .. pc end
+local function venue_key(venue) return K_VENUE .. venue end
 
 -- RFC 3339 UTC with milliseconds, from ms since the epoch (civil-from-days).
 local function iso(ms)
@@ -105,9 +111,10 @@ end
 -- The game of an API key (by its SHA-256) and the game's rate, or nil when
 -- the key is unknown or revoked or its game inactive.
 local function auth_game(keyhash)
-  local k = redis.call('HMGET', B .. 'apikey:' .. keyhash, 'game', 'revoked')
+  local k = redis.call('HMGET', K_APIKEY .. keyhash, F_APIKEY_GAME,
+    F_APIKEY_REVOKED)
   if not k[1] or k[2] == '1' then return nil end
-  local g = redis.call('HMGET', B .. 'game:' .. k[1], 'active', 'rate')
+  local g = redis.call('HMGET', K_GAME .. k[1], F_GAME_ACTIVE, F_GAME_RATE)
   if g[1] ~= '1' then return nil end
   return k[1], tonumber(g[2]) or 0
 end
@@ -159,7 +166,7 @@ local function account(s, upto)
   local owed = due(rate, bms + gap) - due(rate, bms)
   s.bms = bms + gap
   local vk = venue_key(s.venue)
-  local v = redis.call('HMGET', vk, 'wallet', 'billing')
+  local v = redis.call('HMGET', vk, F_VENUE_WALLET, F_VENUE_BILLING)
   local wallet = tonumber(v[1]) or 0
   local exhausted = false
   if v[2] ~= '1' then
@@ -168,7 +175,7 @@ local function account(s, upto)
     local take = owed
     if take > wallet then take = wallet end
     if take > 0 then
-      redis.call('HINCRBY', vk, 'wallet', I(-take))
+      redis.call('HINCRBY', vk, F_VENUE_WALLET, I(-take))
       s.chg = tonumber(s.chg) + take
     end
     exhausted = (wallet - take) <= 0
@@ -182,7 +189,8 @@ end
 -- Returns a session in grace to live when its venue can be charged again.
 local function recover(s)
   if s.st ~= 'grace' then return end
-  local v = redis.call('HMGET', venue_key(s.venue), 'wallet', 'billing')
+  local v = redis.call('HMGET', venue_key(s.venue), F_VENUE_WALLET,
+    F_VENUE_BILLING)
   if v[2] == '1' and (tonumber(v[1]) or 0) > 0 then
     s.st = 'live'
     s.gend = nil
@@ -314,7 +322,7 @@ end
 -- an expired session). The caller has already counted its play time.
 local function settle(id, s, reason, ended)
   local play = tonumber(s.play)
-  redis.call('XADD', B .. 'events', '*',
+  redis.call('XADD', K_EVENTS, '*',
     'game_session_id', id, 'reason', reason, 'game_id', s.game,
     'venue_id', s.venue, 'pc_id', s.pc, 'provider_user_id', s.user,
     'started_at', iso(tonumber(s.t0)), 'ended_at', iso(ended),
@@ -322,7 +330,7 @@ local function settle(id, s, reason, ended)
     'charged_millicoins', I(tonumber(s.chg)),
     'rate_millicoins_per_hour', I(tonumber(s.rate)))
   redis.call('ZREM', DEADLINES, id)
-  redis.call('HINCRBY', B .. 'stats', 'ended:' .. reason, 1)
+  redis.call('HINCRBY', K_STATS, 'ended:' .. reason, 1)
   local pk = pc_key(s.venue, s.pc)
   if redis.call('HGET', pk, 'gs') == id then redis.call('HDEL', pk, 'gs') end
   local key = gs_key(id)

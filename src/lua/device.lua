@@ -27,7 +27,8 @@ if ARGV[1] == 'jwt' then
   if tonumber(ARGV[5]) * 1000 - leeway > now then return DENIED end
   user = ARGV[2]
 else
-  local t = redis.call('HMGET', B .. 'dtok:' .. ARGV[2], 'user', 'revoked')
+  local t = redis.call('HMGET', K_DTOK .. ARGV[2], F_DTOK_USER,
+    F_DTOK_REVOKED)
   if not t[1] or t[2] == '1' then return DENIED end
   user = t[1]
 end
@@ -38,11 +39,11 @@ local UID = redis.sha1hex(user)
 local wait = over_limit('du', UID, LIMITS[4], 60000, now)
 if wait then return limited(wait) end
 
-local USESS = B .. 'du:' .. UID .. ':sessions'
-local UDEV = B .. 'du:' .. UID .. ':devices'
-local function ds_key(id) return B .. 'ds:' .. id end
-local function dd_key(id) return B .. 'dd:' .. id end
-local function fp_key(fp) return B .. 'du:' .. UID .. ':fp:' .. fp end
+local USESS = K_DU .. UID .. ':sessions'
+local UDEV = K_DU .. UID .. ':devices'
+local function ds_key(id) return K_DS .. id end
+local function dd_key(id) return K_DD .. id end
+local function fp_key(fp) return K_DU .. UID .. ':fp:' .. fp end
 local function iso_or_null(ms)
   if not ms or ms == '' then return cjson.null end
   return iso(tonumber(ms))

@@ -8,7 +8,7 @@ if not game then return {'INVALID_API_KEY'} end
 local now = now_ms()
 local wait = over_limit('key', ARGV[1], LIMITS[1], 1000, now)
 if wait then return limited(wait) end
-local okey = B .. 'ott:' .. ARGV[2]
+local okey = K_OTT .. ARGV[2]
 local o = hgetall(okey)
 if not o then return {'OK', 'REFUSED', 'OTT_EXPIRED'} end
 if o.used == '1' then return {'OK', 'REFUSED', 'OTT_ALREADY_USED'} end
@@ -21,7 +21,8 @@ if o.game ~= game then return {'OK', 'REFUSED', 'GAME_MISMATCH'} end
 if not launcher_alive(o.venue, o.pc, now) then
   return {'OK', 'REFUSED', 'OTT_EXPIRED'}
 end
-local v = redis.call('HMGET', venue_key(o.venue), 'wallet', 'billing')
+local v = redis.call('HMGET', venue_key(o.venue), F_VENUE_WALLET,
+  F_VENUE_BILLING)
 if v[2] ~= '1' or (tonumber(v[1]) or 0) <= 0 then
   return {'OK', 'REFUSED', 'NOT_CHARGEABLE'}
 end
@@ -46,5 +47,5 @@ local s = {st = 'live', t0 = now, last = now, seen = now, play = 0, bms = 0,
   user = ARGV[3]}
 save(id, s, now)
 redis.call('HSET', pk, 'gs', id)
-redis.call('HINCRBY', B .. 'stats', 'started', 1)
+redis.call('HINCRBY', K_STATS, 'started', 1)
 return {'OK', 'VALID', id}

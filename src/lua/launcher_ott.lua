@@ -9,10 +9,10 @@ local l = launcher_by_token(hash, now)
 if not l then return {'UNAUTHORIZED'} end
 local wait = launcher_over_limit(hash, l, now)
 if wait then return limited(wait) end
-if redis.call('HGET', B .. 'game:' .. ARGV[2], 'active') ~= '1' then
+if redis.call('HGET', K_GAME .. ARGV[2], F_GAME_ACTIVE) ~= '1' then
   return {'GAME_NOT_FOUND'}
 end
-local okey = B .. 'ott:' .. ARGV[3]
+local okey = K_OTT .. ARGV[3]
 redis.call('HSET', okey, 'game', ARGV[2], 'venue', l.venue, 'pc', l.pc,
   'lt', hash, 'issued', I(now), 'used', '0')
 redis.call('PEXPIRE', okey, ARGV[4])

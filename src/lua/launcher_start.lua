@@ -11,7 +11,7 @@ if math.abs(now / 1000 - tonumber(ARGV[7])) > window then
   return {'INVALID_SIGNATURE'}
 end
 -- A signature is accepted once: remember it for as long as it could pass.
-local seen = redis.call('SET', B .. 'sig:' .. ARGV[6], '1', 'NX', 'PX',
+local seen = redis.call('SET', K_SIG .. ARGV[6], '1', 'NX', 'PX',
   I(2 * window * 1000))
 if not seen then return {'INVALID_SIGNATURE'} end
 
@@ -26,10 +26,10 @@ redis.call('HSET', pk, 'lt', hash, 'll', I(now))
 keep_pc(pk, LTTL)
 
 local out = {'OK'}
-local ids = redis.call('SMEMBERS', B .. 'games')
+local ids = redis.call('SMEMBERS', K_GAMES)
 table.sort(ids)
 for _, g in ipairs(ids) do
-  local f = redis.call('HMGET', B .. 'game:' .. g, 'active', 'name')
+  local f = redis.call('HMGET', K_GAME .. g, F_GAME_ACTIVE, F_GAME_NAME)
   if f[1] == '1' then
     out[#out + 1] = g
     out[#out + 1] = f[2] or g

@@ -5,4 +5,4 @@
 local now = now_ms()
 local oldest = redis.call('ZRANGE', DEADLINES, 0, 0, 'WITHSCORES')
 return {'OK', redis.call('ZCARD', DEADLINES), oldest[2] or false, now,
-  redis.call('HGETALL', B .. 'stats')}
+  redis.call('HGETALL', K_STATS)}

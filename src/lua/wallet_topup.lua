@@ -4,4 +4,4 @@
 
 local vk = venue_key(ARGV[1])
 if redis.call('EXISTS', vk) == 0 then return {'NOT_FOUND'} end
-return {'OK', redis.call('HINCRBY', vk, 'wallet', ARGV[2])}
+return {'OK', redis.call('HINCRBY', vk, F_VENUE_WALLET, ARGV[2])}

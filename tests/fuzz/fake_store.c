@@ -1,5 +1,5 @@
 /*
- * fake_store.c - stand-ins for src/store_redis.c and src/log.c, linked into
+ * fake_store.c - stand-ins for the store (src/store*.c) and src/log.c, linked into
  * fuzz_app ahead of libhb.a so that neither of those modules is pulled in:
  * no Redis, no network, no log lines on stderr.
  *
