@@ -1,8 +1,8 @@
 /*
  * scripts.h - the Lua scripts that hold the session rules. Their sources are
- * the files in src/lua/, embedded at build time by lua2c.sh (each prefixed with
- * common.lua); the store loads them once per connection, after a line of the
- * settings as constants, and calls them by SHA.
+ * the files in src/lua/, embedded at build time by lua2c.sh, with common.lua;
+ * the store loads them once per connection, after a line of the settings as
+ * constants, as one function library (FCALL) or each by SHA (EVALSHA).
  */
 #ifndef HB_SCRIPTS_H
 #define HB_SCRIPTS_H
@@ -36,5 +36,8 @@ struct script_def {
 };
 
 extern const struct script_def script_defs[SCRIPT_COUNT];
+
+/* common.lua: the definitions every script shares. */
+extern const char script_common[];
 
 #endif

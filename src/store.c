@@ -47,7 +47,8 @@ struct store *store_new(const struct config *cfg)
 	snprintf(st->anchor_key, sizeof st->anchor_key, "%sanchor",
 		 cfg->key_base);
 	st->slot = util_key_slot(st->anchor_key, strlen(st->anchor_key));
-	if (store_prologue(cfg, st->prologue, sizeof st->prologue) != 0) {
+	if (store_prologue(cfg, st->prologue, sizeof st->prologue) != 0 ||
+	    store_library_name(st) != 0) {
 		free(st);
 		return NULL;
 	}
@@ -149,7 +150,8 @@ static enum store_result store_unavailable(void)
 }
 
 /*
- * Sends q's command on its connection (a script's with its current SHA).
+ * Sends q's command on its connection (a script's as FCALL of its function
+ * or EVALSHA of its current SHA, as the node loaded it).
  * Returns the reply (caller owns), or NULL with the connection dropped.
  */
 static redisReply *store_call_send(struct store *st, struct store_call *q)
@@ -157,8 +159,17 @@ static redisReply *store_call_send(struct store *st, struct store_call *q)
 	redisReply *r;
 
 	q->in_tx = q->c->tx || q->closes;
-	if (q->script >= 0)
+	if (q->script >= 0 && q->c->functions) {
+		q->argv[0] = "FCALL";
+		q->argv[1] = st->fname[q->script];
+	} else if (q->script >= 0) {
+		q->argv[0] = "EVALSHA";
 		q->argv[1] = st->sha[q->script];
+	}
+	if (q->script >= 0) {
+		q->lens[0] = strlen(q->argv[0]);
+		q->lens[1] = strlen(q->argv[1]);
+	}
 	r = store_send(st, q->c, q->asking, q->argc, q->argv, q->lens);
 	if (r != NULL)
 		store_tx_note(q, r);
@@ -179,7 +190,8 @@ static enum store_verdict store_classify(const struct store *st,
 	if (q->gen != q->c->gen)
 		return STORE_V_STALE;
 	if (q->script >= 0 && !q->reloaded &&
-	    strncmp(r->str, "NOSCRIPT", 8) == 0)
+	    (strncmp(r->str, "NOSCRIPT", 8) == 0 ||
+	     strncmp(r->str, "ERR Function not found", 22) == 0))
 		return STORE_V_NOSCRIPT;
 	if (!st->cluster || !store_error_is_redirect(r->str))
 		return STORE_V_FAILED;
@@ -218,7 +230,9 @@ static enum store_result store_act_failed(struct store *st,
 }
 
 /*
- * Reloads q's script after NOSCRIPT, once per node. Returns 0 to send
+ * Reloads q's script after NOSCRIPT or "Function not found" (a Redis that
+ * lost its scripts or functions: a restart without persistence, SCRIPT
+ * FLUSH, FUNCTION FLUSH), once per node. Returns 0 to send
  * again, or the result that ends the call.
  */
 static int store_act_noscript(struct store *st, struct store_call *q,
@@ -226,7 +240,7 @@ static int store_act_noscript(struct store *st, struct store_call *q,
 {
 	q->reloaded = 1;
 	metrics_add(METRICS_SCRIPTS_RELOADED, 1);
-	if (store_load_script(st, q->c, (enum script_id)q->script) != 0) {
+	if (store_reload_script(st, q->c, (enum script_id)q->script) != 0) {
 		*res = q->c->ctx == NULL ? STORE_UNAVAILABLE : STORE_ERROR;
 		return -1;
 	}
@@ -262,12 +276,13 @@ static int store_act_redirect(struct store *st, struct store_call *q,
 
 /*
  * Sends argv to the slot's node, connecting first if needed, follows
- * redirects and classifies the reply. With script >= 0, argv[1] is that
- * script's SHA and a NOSCRIPT reply reloads the script (on each node once)
- * and sends again.
+ * redirects and classifies the reply. With script >= 0, argv[0] and
+ * argv[1] are written as the node takes that script (FCALL and the function
+ * name, or EVALSHA and the SHA) and a NOSCRIPT or "Function not found"
+ * reply reloads it (on each node once) and sends again.
  */
 static enum store_result store_call(struct store *st, int script, int argc,
-				    const char **argv, const size_t *lens,
+				    const char **argv, size_t *lens,
 				    struct store_reply **out)
 {
 	struct store_call q = {
@@ -333,12 +348,12 @@ enum store_result store_script(struct store *st, enum script_id id, int argc,
 		store_set_error(st, "store_script", "too many arguments");
 		return STORE_ERROR;
 	}
-	all[n++] = "EVALSHA";
-	all[n++] = NULL; /* the SHA, filled in by store_call */
+	all[n++] = NULL; /* FCALL or EVALSHA, filled in by store_call */
+	all[n++] = NULL; /* the function's name or the script's SHA */
 	all[n++] = "1";
 	all[n++] = st->anchor_key;
 	for (int i = 0; i < n; i++)
-		all_lens[i] = i == 1 ? 40 : strlen(all[i] ? all[i] : "");
+		all_lens[i] = all[i] != NULL ? strlen(all[i]) : 0;
 	for (int i = 0; i < argc; i++) {
 		all[n] = argv[i];
 		all_lens[n] = lens ? lens[i] : strlen(argv[i]);

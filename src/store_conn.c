@@ -212,8 +212,7 @@ int store_connect(struct store *st, struct store_conn *c)
 		if ((rc = store_setup_command(st, c, 2, argv)) != 0)
 			goto done;
 	}
-	for (int i = 0; i < SCRIPT_COUNT && rc == 0; i++)
-		rc = store_load_script(st, c, (enum script_id)i);
+	rc = store_load_scripts(st, c);
 done:
 	st->connecting = 0;
 	if (rc != 0) {

@@ -22,6 +22,8 @@
 #define STORE_NODES_MAX 8
 /* The longest settings line of the scripts (store_prologue). */
 #define STORE_PROLOGUE_MAX (4 * CONFIG_STR_MAX + 2048)
+/* The longest function name: the library's, '_' and a script's name. */
+#define STORE_FNAME_MAX 64
 /* The most MOVED and ASK redirects one call follows. */
 #define STORE_REDIRECTS_MAX 5
 /*
@@ -55,6 +57,8 @@ struct store_conn {
 	unsigned gen;
 	/* A WATCH or MULTI is open on ctx (heartbeatctl's: store_tx.c). */
 	int tx;
+	/* The node has the scripts as functions (FCALL), not by SHA. */
+	int functions;
 };
 
 /*
@@ -93,6 +97,9 @@ struct store {
 	int connecting; /* connect's own commands go unpipelined */
 	int paused;	/* the last call found the service paused */
 	char sha[SCRIPT_COUNT][41];
+	/* The function library (hb_<8 hex>) and its functions' names. */
+	char library[16];
+	char fname[SCRIPT_COUNT][STORE_FNAME_MAX];
 	char error[256];
 	int connected_before;
 	char anchor_key[STORE_KEY_MAX];
@@ -105,7 +112,7 @@ struct store_call {
 	int script; /* the script's id, or -1 for a plain command */
 	int argc;
 	const char **argv;
-	const size_t *lens;
+	size_t *lens;
 	struct store_conn *c; /* the node it goes to next */
 	unsigned gen;	      /* c->gen when the call chose c */
 	int asking;	      /* send ASKING first (an ASK redirect) */
@@ -199,11 +206,25 @@ int store_redirect(struct store *st, const struct store_conn *from,
 int store_prologue(const struct config *cfg, char *out, size_t size);
 
 /*
- * Loads one script, after the settings, on c and records its SHA. Returns
- * 0, or -1.
+ * Names the library by a hash of its text (settings, key layout and
+ * scripts), so that services of other settings or versions sharing a Redis
+ * load libraries of other names. Returns 0, or -1 out of memory.
  */
-int store_load_script(struct store *st, struct store_conn *c,
-		      enum script_id id);
+int store_library_name(struct store *st);
+
+/*
+ * Loads the scripts on c: the library when the node has functions and
+ * lacks it (c->functions set), else each script with SCRIPT LOAD, recording
+ * their SHAs. Returns 0, or -1 with the error recorded.
+ */
+int store_load_scripts(struct store *st, struct store_conn *c);
+
+/*
+ * Loads script id on c again after NOSCRIPT or "Function not found" (the
+ * whole library on a node with functions). Returns 0, or -1.
+ */
+int store_reload_script(struct store *st, struct store_conn *c,
+			enum script_id id);
 
 /* ---- store_pipeline.c: pipelining for the event loop --------------------- */
 

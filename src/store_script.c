@@ -1,11 +1,16 @@
 /*
- * store_script.c - the scripts: the settings line put before each one, and
- * loading them (at connect, and again after NOSCRIPT).
+ * store_script.c - the scripts: the settings line put before them, and
+ * loading them (at connect, and again after NOSCRIPT or "Function not
+ * found"). On a Redis with functions (7.0 and later) they are one library
+ * (FUNCTION LOAD), so common.lua's functions are built once at load and not
+ * on every call; on one without, each script is loaded with common.lua in
+ * front (SCRIPT LOAD).
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "crypto.h"
 #include "keys.h"
 #include "store_int.h"
 
@@ -123,28 +128,132 @@ static size_t store_expand_keys(const struct store *st, const char *source,
 	return n;
 }
 
-/*
- * Loads one script, after the settings and with the key layout written in
- * (store_expand_keys), on c and records
- * its SHA. Returns 0, or -1.
- */
-int store_load_script(struct store *st, struct store_conn *c, enum script_id id)
+/* A text being written: measured only while p is NULL. */
+struct store_text {
+	char *p;
+	size_t n;
+};
+
+/* Appends the string s to t. */
+static void store_text_put(struct store_text *t, const char *s)
 {
-	const char *source = script_defs[id].source;
-	size_t plen = strlen(st->prologue);
-	size_t slen = store_expand_keys(st, source, NULL);
-	/* One more byte: store_lua_bytes terminates what it writes. */
-	char *text = malloc(plen + slen + 1);
+	size_t len = strlen(s);
+
+	if (t->p != NULL)
+		memcpy(t->p + t->n, s, len);
+	t->n += len;
+}
+
+/* Appends what runs before script name: the line naming it, and enter(). */
+static void store_text_entry(struct store_text *t, const char *name)
+{
+	store_text_put(t, "local SCRIPT = '");
+	store_text_put(t, name);
+	store_text_put(t, "'\ndo local e = enter(KEYS[1], SCRIPT) "
+			  "if e then return e end end\n");
+}
+
+/* Appends source to t with the key layout written in. */
+static void store_text_source(struct store_text *t, const struct store *st,
+			      const char *source)
+{
+	t->n += store_expand_keys(st, source, t->p != NULL ? t->p + t->n : NULL);
+}
+
+/* Writes script id as SCRIPT LOAD takes it into t. */
+static void store_script_text(const struct store *st, enum script_id id,
+			      struct store_text *t)
+{
+	store_text_put(t, st->prologue);
+	store_text_source(t, st, script_common);
+	store_text_entry(t, script_defs[id].name);
+	store_text_source(t, st, script_defs[id].source);
+}
+
+/*
+ * Writes the library as FUNCTION LOAD takes it into t: the settings,
+ * common.lua, and each script as the function <library>_<script>.
+ */
+static void store_library_text(const struct store *st, struct store_text *t)
+{
+	store_text_put(t, "#!lua name=");
+	store_text_put(t, st->library);
+	store_text_put(t, "\n");
+	store_text_put(t, st->prologue);
+	store_text_source(t, st, script_common);
+	for (int i = 0; i < SCRIPT_COUNT; i++) {
+		store_text_put(t, "redis.register_function('");
+		store_text_put(t, st->fname[i]);
+		store_text_put(t, "', function(KEYS, ARGV)\n");
+		store_text_entry(t, script_defs[i].name);
+		store_text_source(t, st, script_defs[i].source);
+		store_text_put(t, "end)\n");
+	}
+}
+
+/*
+ * Writes the library, or else script id, as loaded into a new string
+ * (caller owns; NULL when out of memory), measuring first. One more byte: store_lua_bytes terminates what it writes.
+ */
+static char *store_text_alloc(const struct store *st, enum script_id id,
+			      int library, size_t *len)
+{
+	struct store_text t = {NULL, 0};
+
+	if (library)
+		store_library_text(st, &t);
+	else
+		store_script_text(st, id, &t);
+	if ((t.p = malloc(t.n + 1)) == NULL)
+		return NULL;
+	*len = t.n;
+	t.n = 0;
+	if (library)
+		store_library_text(st, &t);
+	else
+		store_script_text(st, id, &t);
+	return t.p;
+}
+
+int store_library_name(struct store *st)
+{
+	char hex[65];
+	size_t len;
+	char *text;
+
+	/* Named by a hash of its text written with a name of the same length. */
+	snprintf(st->library, sizeof st->library, "hb_00000000");
+	for (int i = 0; i < SCRIPT_COUNT; i++)
+		snprintf(st->fname[i], sizeof st->fname[i], "%s_%s",
+			 st->library, script_defs[i].name);
+	if ((text = store_text_alloc(st, 0, 1, &len)) == NULL)
+		return -1;
+	crypto_sha256_hex(text, len, hex);
+	free(text);
+	snprintf(st->library, sizeof st->library, "hb_%.8s", hex);
+	for (int i = 0; i < SCRIPT_COUNT; i++)
+		snprintf(st->fname[i], sizeof st->fname[i], "%s_%s",
+			 st->library, script_defs[i].name);
+	return 0;
+}
+
+/*
+ * Loads one script, after the settings and with the key layout written in,
+ * on c and records its SHA. Returns 0, or -1.
+ */
+static int store_load_script(struct store *st, struct store_conn *c,
+			     enum script_id id)
+{
+	size_t len = 0;
+	char *text = store_text_alloc(st, id, 0, &len);
 	const char *argv[3] = {"SCRIPT", "LOAD", text};
-	size_t lens[3] = {6, 4, plen + slen};
+	size_t lens[3] = {6, 4, len};
 	redisReply *r;
 
 	if (text == NULL) {
 		store_set_error(st, "SCRIPT LOAD", "out of memory");
 		return -1;
 	}
-	memcpy(text, st->prologue, plen);
-	store_expand_keys(st, source, text + plen);
 	r = store_send(st, c, 0, 3, argv, lens);
 	free(text);
 	if (r == NULL)
@@ -160,4 +269,80 @@ int store_load_script(struct store *st, struct store_conn *c, enum script_id id)
 	st->sha[id][40] = '\0';
 	freeReplyObject(r);
 	return 0;
+}
+
+/* Loads the library on c (replacing one of its name). Returns 0, or -1. */
+static int store_load_library(struct store *st, struct store_conn *c)
+{
+	size_t len = 0;
+	char *text = store_text_alloc(st, 0, 1, &len);
+	const char *argv[4] = {"FUNCTION", "LOAD", "REPLACE", text};
+	size_t lens[4] = {8, 4, 7, len};
+	redisReply *r;
+	int rc = 0;
+
+	if (text == NULL) {
+		store_set_error(st, "FUNCTION LOAD", "out of memory");
+		return -1;
+	}
+	r = store_send(st, c, 0, 4, argv, lens);
+	free(text);
+	if (r == NULL)
+		return -1;
+	if (r->type != REDIS_REPLY_STRING) {
+		store_set_error(st, "FUNCTION LOAD",
+				r->type == REDIS_REPLY_ERROR ? r->str
+							     : "bad reply");
+		rc = -1;
+	}
+	freeReplyObject(r);
+	return rc;
+}
+
+/* Whether an error reply says the command is not there (Redis 6, renamed
+ * away, or denied by an ACL). */
+static int store_error_is_missing_command(const char *msg)
+{
+	return strncmp(msg, "ERR unknown command", 19) == 0 ||
+	       strncmp(msg, "ERR unknown subcommand", 22) == 0 ||
+	       strncmp(msg, "NOPERM", 6) == 0;
+}
+
+int store_load_scripts(struct store *st, struct store_conn *c)
+{
+	const char *argv[4] = {"FUNCTION", "LIST", "LIBRARYNAME", st->library};
+	size_t lens[4] = {8, 4, 11, strlen(st->library)};
+	redisReply *r = store_send(st, c, 0, 4, argv, lens);
+	int rc = 0;
+
+	if (r == NULL)
+		return -1;
+	c->functions = 0;
+	if (r->type == REDIS_REPLY_ARRAY) {
+		/* Loaded only when missing: the name says what it holds. */
+		c->functions = 1;
+		if (r->elements == 0)
+			rc = store_load_library(st, c);
+		freeReplyObject(r);
+		return rc;
+	}
+	if (r->type != REDIS_REPLY_ERROR ||
+	    !store_error_is_missing_command(r->str)) {
+		store_set_error(st, "FUNCTION LIST",
+				r->type == REDIS_REPLY_ERROR ? r->str
+							     : "bad reply");
+		freeReplyObject(r);
+		return -1;
+	}
+	freeReplyObject(r);
+	for (int i = 0; i < SCRIPT_COUNT && rc == 0; i++)
+		rc = store_load_script(st, c, (enum script_id)i);
+	return rc;
+}
+
+int store_reload_script(struct store *st, struct store_conn *c,
+			enum script_id id)
+{
+	return c->functions ? store_load_library(st, c)
+			    : store_load_script(st, c, id);
 }

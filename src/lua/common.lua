@@ -1,6 +1,10 @@
--- common.lua: prepended to every script at build time, after a line that
--- names the script (local SCRIPT = 'game_heartbeat', say). The store loads
--- each script with its settings put before that line, as constants:
+-- common.lua: the definitions every script shares. The store loads them
+-- with the scripts (src/store_script.c): on Redis 7 as one function library,
+-- common.lua's functions built once at load and each script a function
+-- called by FCALL; on a Redis without functions, common.lua in front of each
+-- script, loaded with SCRIPT LOAD and called by EVALSHA. Either way each
+-- script runs after a line that names it (local SCRIPT = 'game_heartbeat',
+-- say) and a call of enter(). The settings come first, as constants:
 --   B        the key base, "<prefix>{core}:"
 --   TTL      game session TTL, ms        GRACE  grace period, ms
 --   LTTL     launcher TTL, ms            TOMB   tombstone lifetime, ms
@@ -8,7 +12,7 @@
 --   LIMITS   rate limits {per key per s, per session per min, per launcher
 --            token per min, per device user per min} (0: no limit)
 -- so that no call spends time reading them (and a worker whose settings
--- differ loads scripts of another SHA).
+-- differ loads scripts of another SHA, or a library of another name).
 -- The key layout comes from src/keys.h: the store writes each name of its
 -- tables into the script as it loads it, K_GAME and the like as the key name
 -- with the key base in front ('<prefix>{core}:game:'), F_VENUE_WALLET and the
@@ -32,11 +36,18 @@
 -- and answered in whole seconds; money is kept in millicoins.
 
 local DEADLINES = K_DEADLINES
-local ANCHOR = redis.call('GET', KEYS[1])
-if not ANCHOR then
-  redis.call('SET', KEYS[1], '1')
-elseif ANCHOR == 'paused' and SCRIPT ~= 'session_get' then
-  return redis.error_reply('TRYAGAIN paused: heartbeatctl resume ends it')
+
+-- Run by every call before its script (the store puts the call in front of
+-- each): sets the anchor when it is missing, and returns the error that
+-- stops script while the service is paused, else nil.
+local function enter(anchor, script)
+  local a = redis.call('GET', anchor)
+  if not a then
+    redis.call('SET', anchor, '1')
+  elseif a == 'paused' and script ~= 'session_get' then
+    return redis.error_reply('TRYAGAIN paused: heartbeatctl resume ends it')
+  end
+  return nil
 end
 
 local function I(x)

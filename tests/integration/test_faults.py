@@ -566,6 +566,36 @@ def test_script_cache_flush_is_survived(svc):
         assert expect_ok(v.heartbeat(gs))["result"] == "OK"
 
 
+def test_function_flush_is_survived(svc):
+    # Redis forgets the function library (FUNCTION FLUSH, as a new empty
+    # Redis after a failover or restart without persistence): the workers
+    # load it again ("Function not found") transparently.
+    v = Venue(svc)
+    _, gs = v.session()
+    assert svc.redis("FUNCTION", "LIST"), "no library loaded"
+    svc.redis("FUNCTION", "FLUSH")
+    for _ in range(4):
+        assert expect_ok(v.heartbeat(gs))["result"] == "OK"
+    assert svc.redis("FUNCTION", "LIST"), "the library was not loaded again"
+
+
+@service_options(redis_args=["--rename-command", "FUNCTION", ""])
+def test_redis_without_functions_runs_the_scripts_by_sha(svc):
+    # A Redis without FUNCTION (Redis 6; here renamed away): the workers
+    # load each script with SCRIPT LOAD and call it by EVALSHA, one command
+    # per call, and still reload it after SCRIPT FLUSH.
+    v = Venue(svc)
+    token, gs = v.session()
+    assert expect_ok(v.heartbeat(gs))["result"] == "OK"
+    stats = svc.redis("INFO", "commandstats")
+    assert "cmdstat_evalsha:" in stats and "cmdstat_fcall:" not in stats, \
+        stats
+    svc.redis("SCRIPT", "FLUSH")
+    for _ in range(4):
+        assert expect_ok(v.heartbeat(gs))["result"] == "OK"
+    assert expect_ok(v.end(gs))
+
+
 
 @settings(HB_LOG_LEVEL="debug")
 def test_no_secret_reaches_the_log(svc):
