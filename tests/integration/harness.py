@@ -338,10 +338,16 @@ class Service:
         """The Redis name of the hash that holds live session gs."""
         return self.key("gsb:" + gs[-3:])
 
-    def events(self):
-        """Every settlement entry, as dicts, oldest first."""
+    def stream(self):
+        """Every entry of the event log (endings and wallet movements), as
+        dicts, oldest first."""
         p = self.ctl("events", "--count", "100000")
         return [json.loads(line) for line in p.stdout.splitlines() if line]
+
+    def events(self):
+        """Every settlement entry (an ending: no "type"), as dicts, oldest
+        first."""
+        return [e for e in self.stream() if "type" not in e]
 
 
 # -- the PlayWave flow ----------------------------------------------------
