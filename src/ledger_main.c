@@ -143,6 +143,7 @@ struct ledger {
 static void ledger_down(struct ledger_health *h, const char *err)
 {
 	h->errors++;
+	log_line(LOG_DEBUG, "event=%s_failed err=\"%s\"", h->name, err);
 	if (!h->down) {
 		h->down = 1;
 		h->since_ms = util_now_ms();

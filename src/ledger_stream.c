@@ -58,17 +58,52 @@ static int ledger_error_is(const struct store *st, const char *code)
 	return strstr(store_last_error(st), code) != NULL;
 }
 
+/* Whether the log has the group: 1 or 0 in *found. */
+static enum store_result
+ledger_has_group(struct store *st, const struct ledger_names *nm, int *found)
+{
+	const char *argv[] = {"XINFO", "GROUPS", nm->key};
+	struct store_reply *r;
+	enum store_result rc = store_command(st, 3, argv, NULL, &r);
+	char name[256];
+
+	*found = 0;
+	if (rc == STORE_ERROR && ledger_error_is(st, "no such key"))
+		return STORE_OK;
+	for (size_t i = 0; rc == STORE_OK && i < store_reply_count(r); i++) {
+		const struct store_reply *g = store_reply_at(r, i);
+
+		for (size_t k = 0; k + 1 < store_reply_count(g); k += 2) {
+			ledger_str(store_reply_at(g, k), name, sizeof name);
+			if (strcmp(name, "name") != 0)
+				continue;
+			ledger_str(store_reply_at(g, k + 1), name, sizeof name);
+			*found |= strcmp(name, nm->group) == 0;
+		}
+	}
+	store_reply_free(r);
+	return rc;
+}
+
 enum store_result ledger_stream_ensure_group(struct store *st,
 					     const struct ledger_names *nm)
 {
 	const char *argv[] = {"XGROUP",	 "CREATE", nm->key,
 			      nm->group, "0",	   "MKSTREAM"};
 	struct store_reply *r;
-	enum store_result rc = store_command(st, 6, argv, NULL, &r);
+	enum store_result rc;
+	int found;
 
+	/*
+	 * Looked up first: the store reads BUSYGROUP as Redis being busy
+	 * and drops the connection, so creating is left for when it is due.
+	 */
+	if ((rc = ledger_has_group(st, nm, &found)) != STORE_OK || found)
+		return rc;
+	rc = store_command(st, 6, argv, NULL, &r);
 	store_reply_free(r);
-	if (rc == STORE_ERROR && ledger_error_is(st, "BUSYGROUP"))
-		return STORE_OK;
+	if (rc != STORE_OK && ledger_error_is(st, "BUSYGROUP"))
+		return STORE_OK; /* another ledger created it meanwhile */
 	return rc;
 }
 

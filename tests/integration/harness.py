@@ -292,8 +292,8 @@ class Service:
             "postgres.log")
         self.env["HB_LEDGER_PG"] = "host=%s dbname=postgres user=postgres" \
             % pgdir
-        wait_for("postgres", lambda: self.psql("SELECT 1") == "1",
-                 timeout=60)
+        wait_for("postgres", lambda: self.psql(
+            "SELECT 1", check=False) == "1", timeout=60)
 
     def stop_postgres(self, sig=signal.SIGINT):
         """Stops PostgreSQL: SIGINT is its fast shutdown, SIGKILL a crash."""
@@ -306,8 +306,9 @@ class Service:
                 "-h", self.pg_sock, "-U", "postgres", "-d", "postgres"]
         for i, v in enumerate(params):
             argv += ["-v", "p%d=%s" % (i + 1, v)]
+        env = dict(os.environ, PGTZ="UTC")
         p = subprocess.run(argv, input=sql, capture_output=True, text=True,
-                           timeout=60)
+                           timeout=60, env=env)
         if check and p.returncode != 0:
             raise AssertionError("psql: %s: %s" % (sql, p.stderr))
         return p.stdout.strip()
