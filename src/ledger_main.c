@@ -363,9 +363,11 @@ static int ledger_settle_batch(struct ledger *l)
 {
 	enum ledger_pg_result rc;
 	enum store_result sr;
+	int64_t t0, t1;
 
 	if (l->batch.n == 0)
 		return 0;
+	t0 = util_now_ms();
 	rc = ledger_pg_write(l->pg, l->batch.items, l->batch.n, &l->counts);
 	if (rc == LEDGER_PG_REJECTED) {
 		log_line(LOG_WARN, "event=batch_refused entries=%zu err=\"%s\"",
@@ -386,13 +388,16 @@ static int ledger_settle_batch(struct ledger *l)
 				 "event=dead_letter id=%s reason=\"%s\"",
 				 l->batch.items[i].entry.stream_id,
 				 l->batch.items[i].entry.dead_reason);
+	t1 = util_now_ms();
 	sr = ledger_stream_ack(l->store, &l->nm, &l->batch);
 	if (sr != STORE_OK) {
 		ledger_redis_failed(l);
 		return -1;
 	}
 	l->batches++;
-	log_line(LOG_DEBUG, "event=batch entries=%zu", l->batch.n);
+	log_line(LOG_DEBUG, "event=batch entries=%zu write_ms=%lld ack_ms=%lld",
+		 l->batch.n, (long long)(t1 - t0),
+		 (long long)(util_now_ms() - t1));
 	return 0;
 }
 

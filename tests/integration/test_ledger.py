@@ -341,18 +341,29 @@ def test_dead_letters_never_block(svc):
     for reason, fields in bad.items():
         ids[svc.redis("XADD", key, "*", *fields)] = reason
     svc.redis("XADD", key, "*", *good)
+    # An entry the parser reads but PostgreSQL refuses (a constraint added
+    # by hand): its batch is written entry by entry, and it alone becomes
+    # a dead letter.
     svc.start_ledger()
+    wait_for("the schema", lambda: xlen(svc) == 0, 30 * SLOW)
+    svc.psql("ALTER TABLE settlements ADD CONSTRAINT no_pc_x"
+             " CHECK (pc_id <> 'pc-x')")
+    refused = variant("pc_id", "pc-x")
+    refused[1] = "gs_hand-2"
+    ids[svc.redis("XADD", key, "*", *refused)] = "refused by PostgreSQL"
+    later = variant("game_session_id", "gs_hand-3")
+    svc.redis("XADD", key, "*", *later)
     wait_for("everything read", lambda: xlen(svc) == 0, 30 * SLOW)
     got = rows(svc, "SELECT stream_id, reason, fields->>'pc_id',"
                     " encode(raw, 'escape') FROM dead_letters")
-    assert len(got) == len(bad)
+    assert len(got) == len(bad) + 1
     for sid, reason, pc, raw in got:
         assert reason.startswith(ids[sid]), (reason, ids[sid])
         if ids[sid].startswith("field pc_id"):
             assert pc == "pc-\ufffd"           # jsonb holds U+FFFD
             assert "\\377" in raw               # bytea the exact byte
-    assert rows(svc, "SELECT game_session_id FROM settlements") == [
-        ["gs_hand-1"]]
+    assert rows(svc, "SELECT game_session_id FROM settlements ORDER BY 1"
+                ) == [["gs_hand-1"], ["gs_hand-3"]]
     assert "event=dead_letter" in svc.ledger_log()
 
 
