@@ -179,30 +179,55 @@ static void ledger_sleep(int64_t ms)
 	}
 }
 
-/* Appends formatted text to buf at *n (cut at the buffer's end). */
-static void ledger_put(char *buf, size_t size, size_t *n, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
+/* The metrics text while it is written. */
+struct ledger_metrics {
+	char buf[LEDGER_METRICS_BUF];
+	size_t n;
+};
 
-static void ledger_put(char *buf, size_t size, size_t *n, const char *fmt, ...)
+/* Appends formatted text (cut at the buffer's end). */
+static void ledger_put(struct ledger_metrics *m, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static void ledger_put(struct ledger_metrics *m, const char *fmt, ...)
 {
 	va_list ap;
-	int m;
+	int k;
 
-	if (*n >= size)
+	if (m->n >= sizeof m->buf)
 		return;
 	va_start(ap, fmt);
-	m = vsnprintf(buf + *n, size - *n, fmt, ap);
+	k = vsnprintf(m->buf + m->n, sizeof m->buf - m->n, fmt, ap);
 	va_end(ap);
-	if (m > 0)
-		*n += (size_t)m;
+	if (k > 0)
+		m->n += (size_t)k;
 }
 
 /* One metric's HELP and TYPE lines. */
-static void ledger_meta(char *buf, size_t size, size_t *n, const char *name,
+static void ledger_meta(struct ledger_metrics *m, const char *name,
 			const char *type, const char *help)
 {
-	ledger_put(buf, size, n, "# HELP %s %s\n# TYPE %s %s\n", name, help,
-		   name, type);
+	ledger_put(m, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+/* A metric without labels: its HELP and TYPE lines and its value. */
+static void ledger_metric(struct ledger_metrics *m, const char *name,
+			  const char *type, const char *help, double value)
+{
+	ledger_meta(m, name, type, help);
+	ledger_put(m, "%s %.15g\n", name, value);
+}
+
+/* A metric with one label: HELP, TYPE, and one line per value. */
+static void ledger_metric_by(struct ledger_metrics *m, const char *name,
+			     const char *type, const char *help,
+			     const char *label, const char *const *keys,
+			     const double *values, int count)
+{
+	ledger_meta(m, name, type, help);
+	for (int i = 0; i < count; i++)
+		ledger_put(m, "%s{%s=\"%s\"} %.15g\n", name, label, keys[i],
+			   values[i]);
 }
 
 /*
@@ -213,97 +238,75 @@ static void ledger_write_metrics(const struct ledger *l)
 {
 	static const char *const kinds[] = {"settlement", "topup",
 					    "adjustment"};
+	static const char *const stores[] = {"redis", "postgres"};
 	const char *path = l->cfg->ledger_metrics_file;
-	char buf[LEDGER_METRICS_BUF], tmp[CONFIG_STR_MAX + 32];
-	size_t n = 0;
-	int fd;
+	struct ledger_metrics m;
+	char tmp[CONFIG_STR_MAX + 32];
+	double v[3];
+	int fd, ok = 0;
 
 	if (path[0] == '\0')
 		return;
-	ledger_meta(buf, sizeof buf, &n, "heartbeat_ledger_up", "gauge",
-		    "Whether the ledger reaches the store (1) or not (0).");
-	ledger_put(buf, sizeof buf, &n,
-		   "heartbeat_ledger_up{store=\"redis\"} %d\n"
-		   "heartbeat_ledger_up{store=\"postgres\"} %d\n",
-		   !l->redis.down, !l->postgres.down);
+	m.n = 0;
+	v[0] = !l->redis.down;
+	v[1] = !l->postgres.down;
+	ledger_metric_by(&m, "heartbeat_ledger_up", "gauge",
+			 "Whether the ledger reaches the store (1) or not (0).",
+			 "store", stores, v, 2);
 	if (l->stats_ok) {
-		ledger_meta(buf, sizeof buf, &n,
-			    "heartbeat_ledger_stream_length", "gauge",
-			    "Entries in the event log (XLEN).");
-		ledger_put(buf, sizeof buf, &n,
-			   "heartbeat_ledger_stream_length %lld\n",
-			   (long long)l->stats.length);
-		ledger_meta(buf, sizeof buf, &n,
-			    "heartbeat_ledger_pending_entries", "gauge",
-			    "Entries delivered to the group and not yet "
-			    "acknowledged.");
-		ledger_put(buf, sizeof buf, &n,
-			   "heartbeat_ledger_pending_entries %lld\n",
-			   (long long)l->stats.pending);
-		ledger_meta(buf, sizeof buf, &n, "heartbeat_ledger_lag_entries",
-			    "gauge",
-			    "Entries the group has not acknowledged: pending "
-			    "and not yet delivered.");
-		ledger_put(buf, sizeof buf, &n,
-			   "heartbeat_ledger_lag_entries %lld\n",
-			   (long long)l->stats.lag_entries);
-		ledger_meta(buf, sizeof buf, &n, "heartbeat_ledger_lag_seconds",
-			    "gauge",
-			    "Age of the oldest entry the group has not "
-			    "acknowledged (0: none).");
-		ledger_put(buf, sizeof buf, &n,
-			   "heartbeat_ledger_lag_seconds %.3f\n",
-			   l->stats.lag_seconds);
+		ledger_metric(&m, "heartbeat_ledger_stream_length", "gauge",
+			      "Entries in the event log (XLEN).",
+			      (double)l->stats.length);
+		ledger_metric(&m, "heartbeat_ledger_pending_entries", "gauge",
+			      "Entries delivered to the group and not yet "
+			      "acknowledged.",
+			      (double)l->stats.pending);
+		ledger_metric(&m, "heartbeat_ledger_lag_entries", "gauge",
+			      "Entries the group has not acknowledged: "
+			      "pending and not yet delivered.",
+			      (double)l->stats.lag_entries);
+		ledger_metric(&m, "heartbeat_ledger_lag_seconds", "gauge",
+			      "Age of the oldest entry the group has not "
+			      "acknowledged (0: none).",
+			      l->stats.lag_seconds);
 	}
-	ledger_meta(buf, sizeof buf, &n,
-		    "heartbeat_ledger_entries_written_total", "counter",
-		    "Rows this process inserted, by entry type.");
 	for (int k = 0; k < 3; k++)
-		ledger_put(buf, sizeof buf, &n,
-			   "heartbeat_ledger_entries_written_total{type=\"%s\"}"
-			   " %llu\n",
-			   kinds[k], (unsigned long long)l->counts.written[k]);
-	ledger_meta(buf, sizeof buf, &n,
-		    "heartbeat_ledger_entries_duplicate_total", "counter",
-		    "Entries found already written (re-deliveries the unique "
-		    "keys absorbed).");
-	ledger_put(buf, sizeof buf, &n,
-		   "heartbeat_ledger_entries_duplicate_total %llu\n",
-		   (unsigned long long)l->counts.duplicates);
-	ledger_meta(buf, sizeof buf, &n, "heartbeat_ledger_dead_letters_total",
-		    "counter", "Entries written to the dead-letter table.");
-	ledger_put(buf, sizeof buf, &n,
-		   "heartbeat_ledger_dead_letters_total %llu\n",
-		   (unsigned long long)l->counts.dead);
-	ledger_meta(buf, sizeof buf, &n, "heartbeat_ledger_batches_total",
-		    "counter", "Batches committed and acknowledged.");
-	ledger_put(buf, sizeof buf, &n, "heartbeat_ledger_batches_total %llu\n",
-		   (unsigned long long)l->batches);
-	ledger_meta(buf, sizeof buf, &n, "heartbeat_ledger_claimed_total",
-		    "counter",
-		    "Entries taken over from consumers that left them idle.");
-	ledger_put(buf, sizeof buf, &n, "heartbeat_ledger_claimed_total %llu\n",
-		   (unsigned long long)l->claimed);
-	ledger_meta(buf, sizeof buf, &n, "heartbeat_ledger_trimmed_total",
-		    "counter", "Entries this process trimmed from the log.");
-	ledger_put(buf, sizeof buf, &n, "heartbeat_ledger_trimmed_total %llu\n",
-		   (unsigned long long)l->trimmed);
-	ledger_meta(buf, sizeof buf, &n, "heartbeat_ledger_errors_total",
-		    "counter", "Failed calls, by store.");
-	ledger_put(buf, sizeof buf, &n,
-		   "heartbeat_ledger_errors_total{store=\"redis\"} %llu\n"
-		   "heartbeat_ledger_errors_total{store=\"postgres\"} %llu\n",
-		   (unsigned long long)l->redis.errors,
-		   (unsigned long long)l->postgres.errors);
-	if (n >= sizeof buf)
-		n = sizeof buf - 1;
+		v[k] = (double)l->counts.written[k];
+	ledger_metric_by(
+	    &m, "heartbeat_ledger_entries_written_total", "counter",
+	    "Rows this process inserted, by entry type.", "type", kinds, v, 3);
+	ledger_metric(&m, "heartbeat_ledger_entries_duplicate_total", "counter",
+		      "Entries found already written (re-deliveries the "
+		      "unique keys absorbed).",
+		      (double)l->counts.duplicates);
+	ledger_metric(&m, "heartbeat_ledger_dead_letters_total", "counter",
+		      "Entries written to the dead-letter table.",
+		      (double)l->counts.dead);
+	ledger_metric(&m, "heartbeat_ledger_batches_total", "counter",
+		      "Batches committed and acknowledged.",
+		      (double)l->batches);
+	ledger_metric(&m, "heartbeat_ledger_claimed_total", "counter",
+		      "Entries taken over from consumers that left them idle.",
+		      (double)l->claimed);
+	ledger_metric(&m, "heartbeat_ledger_trimmed_total", "counter",
+		      "Entries this process trimmed from the log.",
+		      (double)l->trimmed);
+	v[0] = (double)l->redis.errors;
+	v[1] = (double)l->postgres.errors;
+	ledger_metric_by(&m, "heartbeat_ledger_errors_total", "counter",
+			 "Failed calls, by store.", "store", stores, v, 2);
+	if (m.n >= sizeof m.buf)
+		m.n = sizeof m.buf - 1;
 	snprintf(tmp, sizeof tmp, "%s.%d.tmp", path, (int)getpid());
 	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	if (fd < 0 || write(fd, buf, n) != (ssize_t)n || close(fd) != 0 ||
-	    rename(tmp, path) != 0) {
+	if (fd >= 0) {
+		ok = write(fd, m.buf, m.n) == (ssize_t)m.n;
+		ok = close(fd) == 0 && ok;
+		ok = ok && rename(tmp, path) == 0;
+	}
+	if (!ok) {
 		log_line(LOG_WARN,
-			 "event=metrics_write_failed file=\"%s\" "
-			 "err=\"%s\"",
+			 "event=metrics_write_failed file=\"%s\" err=\"%s\"",
 			 path, strerror(errno));
 		unlink(tmp);
 	}

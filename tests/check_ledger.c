@@ -267,6 +267,22 @@ struct bad_case {
 	const char *reason;
 };
 
+/* Checks that each case, applied to kv, is a dead letter for its reason. */
+static void expect_dead(const char *const *kv, const struct bad_case *cases)
+{
+	struct ledger_entry e;
+
+	for (int i = 0; cases[i].field != NULL; i++) {
+		parse_with(kv, cases[i].field, cases[i].value, &e);
+		ck_assert_msg(e.kind == LEDGER_DEAD, "case %d (%s) read", i,
+			      cases[i].field);
+		ck_assert_msg(strncmp(e.dead_reason, cases[i].reason,
+				      strlen(cases[i].reason)) == 0,
+			      "case %d: %s", i, e.dead_reason);
+		ck_assert_str_eq(e.stream_id, "1700000000000-3");
+	}
+}
+
 START_TEST(ending_dead_letters)
 {
 	static const struct bad_case cases[] = {
@@ -288,16 +304,8 @@ START_TEST(ending_dead_letters)
 	    {"rate_millicoins_per_hour", "x",
 	     "field rate_millicoins_per_hour is not"},
 	    {NULL, NULL, NULL}};
-	struct ledger_entry e;
 
-	for (int i = 0; cases[i].field != NULL; i++) {
-		parse_with(ending, cases[i].field, cases[i].value, &e);
-		ck_assert_msg(e.kind == LEDGER_DEAD, "case %d read", i);
-		ck_assert_msg(strncmp(e.dead_reason, cases[i].reason,
-				      strlen(cases[i].reason)) == 0,
-			      "case %d: %s", i, e.dead_reason);
-		ck_assert_str_eq(e.stream_id, "1700000000000-3");
-	}
+	expect_dead(ending, cases);
 }
 END_TEST
 
@@ -410,24 +418,9 @@ START_TEST(movements_dead_letters)
 	    {"amount_millicoins", "-9223372036854775808",
 	     "field amount_millicoins is not"},
 	    {NULL, NULL, NULL}};
-	struct ledger_entry e;
 
-	for (int i = 0; topups[i].field != NULL; i++) {
-		parse_with(topup, topups[i].field, topups[i].value, &e);
-		ck_assert_msg(e.kind == LEDGER_DEAD, "topup case %d read", i);
-		ck_assert_msg(strncmp(e.dead_reason, topups[i].reason,
-				      strlen(topups[i].reason)) == 0,
-			      "topup case %d: %s", i, e.dead_reason);
-	}
-	for (int i = 0; adjustments[i].field != NULL; i++) {
-		parse_with(adjustment, adjustments[i].field,
-			   adjustments[i].value, &e);
-		ck_assert_msg(e.kind == LEDGER_DEAD, "adjustment case %d read",
-			      i);
-		ck_assert_msg(strncmp(e.dead_reason, adjustments[i].reason,
-				      strlen(adjustments[i].reason)) == 0,
-			      "adjustment case %d: %s", i, e.dead_reason);
-	}
+	expect_dead(topup, topups);
+	expect_dead(adjustment, adjustments);
 }
 END_TEST
 
@@ -485,6 +478,18 @@ static struct ledger_group group(const char *name, uint64_t last_ms,
 	return g;
 }
 
+/* Checks that names over g trim below ms-seq. */
+static void expect_floor(const char *names, const struct ledger_group *g,
+			 uint64_t ms, uint64_t seq)
+{
+	struct ledger_id min;
+
+	ck_assert_int_eq(ledger_trim_floor(names, g, 3, &min),
+			 LEDGER_TRIM_BELOW);
+	ck_assert_msg(min.ms == ms && min.seq == seq, "%s: %llu-%llu", names,
+		      (unsigned long long)min.ms, (unsigned long long)min.seq);
+}
+
 START_TEST(trim_floor_rule)
 {
 	struct ledger_group g[3];
@@ -494,23 +499,15 @@ START_TEST(trim_floor_rule)
 	g[1] = group("audit", 40, 0, 0);
 	g[2] = group("other", 1, 5, 1);
 	/* Everything acknowledged up to 100: keep from 100-1. */
-	ck_assert_int_eq(ledger_trim_floor("ledger", g, 3, &min),
-			 LEDGER_TRIM_BELOW);
-	ck_assert(min.ms == 100 && min.seq == 1);
+	expect_floor("ledger", g, 100, 1);
 	/* The slower configured group holds the floor; others do not. */
-	ck_assert_int_eq(ledger_trim_floor("ledger, audit", g, 3, &min),
-			 LEDGER_TRIM_BELOW);
-	ck_assert(min.ms == 40 && min.seq == 1);
+	expect_floor("ledger, audit", g, 40, 1);
 	/* A pending entry holds it below what was delivered. */
 	g[0] = group("ledger", 100, 3, 70);
-	ck_assert_int_eq(ledger_trim_floor("ledger", g, 3, &min),
-			 LEDGER_TRIM_BELOW);
-	ck_assert(min.ms == 70 && min.seq == 0);
+	expect_floor("ledger", g, 70, 0);
 	/* A group that never read anything: where it was created. */
 	g[1] = group("audit", 0, 0, 0);
-	ck_assert_int_eq(ledger_trim_floor("ledger,audit", g, 3, &min),
-			 LEDGER_TRIM_BELOW);
-	ck_assert(min.ms == 0 && min.seq == 1);
+	expect_floor("ledger,audit", g, 0, 1);
 	/* A configured group that does not exist: nothing is trimmed. */
 	ck_assert_int_eq(ledger_trim_floor("ledger,billing", g, 3, &min),
 			 LEDGER_TRIM_NONE);

@@ -206,19 +206,23 @@ class Service:
         if os.path.exists(self.redis_sock):
             os.unlink(self.redis_sock)
 
+    def under_valgrind(self, argv):
+        """argv under valgrind's memcheck when HB_VALGRIND=1 (reports into
+        the service's directory, which stop() checks), else as it is."""
+        if not VALGRIND:
+            return argv
+        return [shutil.which("valgrind") or "valgrind", "--quiet",
+                "--leak-check=full", "--errors-for-leak-kinds=definite",
+                "--show-leak-kinds=definite", "--error-exitcode=99",
+                "--log-file=%s/valgrind-%%p.log" % self.dir] + argv
+
     def worker_argv(self, *args):
         """The command line of the worker with args, under valgrind when
         HB_VALGRIND=1."""
         argv = [WORKER] + list(args)
         if self.event_loop:
             argv.append("--event-loop")
-        if VALGRIND:
-            argv = [shutil.which("valgrind") or "valgrind", "--quiet",
-                    "--leak-check=full",
-                    "--errors-for-leak-kinds=definite",
-                    "--show-leak-kinds=definite", "--error-exitcode=99",
-                    "--log-file=%s/valgrind-%%p.log" % self.dir] + argv
-        return argv
+        return self.under_valgrind(argv)
 
     def start_workers(self):
         self._spawn("workers", self.worker_argv(
@@ -316,14 +320,7 @@ class Service:
     def ledger_argv(self, *args):
         """The command line of heartbeat-ledger with args, under valgrind
         when HB_VALGRIND=1 (as the workers are)."""
-        argv = [LEDGER] + list(args)
-        if VALGRIND:
-            argv = [shutil.which("valgrind") or "valgrind", "--quiet",
-                    "--leak-check=full",
-                    "--errors-for-leak-kinds=definite",
-                    "--show-leak-kinds=definite", "--error-exitcode=99",
-                    "--log-file=%s/valgrind-%%p.log" % self.dir] + argv
-        return argv
+        return self.under_valgrind([LEDGER] + list(args))
 
     def start_ledger(self, name="ledger", env=None):
         """Starts a heartbeat-ledger (the daemon) called name; env adds
