@@ -471,11 +471,20 @@ static int ledger_connect(struct ledger *l)
 	return 0;
 }
 
+/* Says why the ledger will not write to this database; returns 78. */
+static int ledger_refuse(const struct ledger *l)
+{
+	log_line(LOG_ERROR, "event=schema_refused err=\"%s\"",
+		 ledger_pg_error(l->pg));
+	fprintf(stderr, "heartbeat-ledger: %s\n", ledger_pg_error(l->pg));
+	return LEDGER_EXIT_CONFIG;
+}
+
 /* The daemon. Returns an exit status. */
 static int ledger_run(const struct config *cfg)
 {
 	struct ledger l;
-	int rc = 0;
+	int rc = 0, c;
 
 	memset(&l, 0, sizeof l);
 	l.cfg = cfg;
@@ -511,14 +520,9 @@ static int ledger_run(const struct config *cfg)
 		 l.nm.key, l.nm.group, l.nm.consumer);
 
 	while (!ledger_stop) {
-		int c = ledger_connect(&l);
-
+		c = ledger_connect(&l);
 		if (c == LEDGER_EXIT_CONFIG) {
-			log_line(LOG_ERROR, "event=schema_refused err=\"%s\"",
-				 ledger_pg_error(l.pg));
-			fprintf(stderr, "heartbeat-ledger: %s\n",
-				ledger_pg_error(l.pg));
-			rc = LEDGER_EXIT_CONFIG;
+			rc = ledger_refuse(&l);
 			goto done;
 		}
 		if (c == 0)
@@ -540,7 +544,12 @@ static int ledger_run(const struct config *cfg)
 			ledger_sleep(wait);
 			if (ledger_stop)
 				break;
-			if (ledger_connect(&l) != 0)
+			c = ledger_connect(&l);
+			if (c == LEDGER_EXIT_CONFIG) {
+				rc = ledger_refuse(&l);
+				goto done;
+			}
+			if (c != 0)
 				continue;
 		}
 		if (util_now_ms() >= l.next_tick_ms) {
