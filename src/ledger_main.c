@@ -43,6 +43,12 @@
 #define LEDGER_BACKOFF_MAX_MS 5000
 /* XREADGROUP's BLOCK stays this far below the store's command timeout. */
 #define LEDGER_BLOCK_MARGIN_MS 100
+/*
+ * The least time between two trims after batches (ms): at a high rate the
+ * log then holds at most this long's entries more, for a few round trips
+ * saved per batch.
+ */
+#define LEDGER_TRIM_MIN_MS 100
 /* The most claims (each up to a batch) in one round of housekeeping. */
 #define LEDGER_CLAIM_ROUNDS 16
 /* Room for the metrics text. */
@@ -137,6 +143,7 @@ struct ledger {
 	struct ledger_stream_stats stats;
 	int stats_ok;
 	int64_t next_tick_ms;
+	int64_t last_trim_ms;
 };
 
 /* Notes a failure of h: logs the first of an outage. */
@@ -415,6 +422,7 @@ static int ledger_trim(struct ledger *l)
 		return -1;
 	}
 	l->trimmed += (uint64_t)n;
+	l->last_trim_ms = util_now_ms();
 	return 0;
 }
 
@@ -570,7 +578,8 @@ static int ledger_run(const struct config *cfg)
 			continue;
 		}
 		/* The batch in hand is finished even when a stop arrives. */
-		if (ledger_settle_batch(&l) == 0)
+		if (ledger_settle_batch(&l) == 0 &&
+		    util_now_ms() - l.last_trim_ms >= LEDGER_TRIM_MIN_MS)
 			ledger_trim(&l);
 		ledger_batch_clear(&l.batch);
 	}

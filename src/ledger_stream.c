@@ -235,9 +235,10 @@ enum store_result ledger_stream_claim(struct store *st,
 	return STORE_OK;
 }
 
-enum store_result ledger_stream_ack(struct store *st,
-				    const struct ledger_names *nm,
-				    const struct ledger_batch *b)
+/* Acknowledges the entries of b with plain XACKs, a few ids each. */
+static enum store_result ledger_ack_chunked(struct store *st,
+					    const struct ledger_names *nm,
+					    const struct ledger_batch *b)
 {
 	const char *argv[STORE_ARGS_MAX];
 
@@ -257,6 +258,39 @@ enum store_result ledger_stream_ack(struct store *st,
 			return rc;
 	}
 	return STORE_OK;
+}
+
+enum store_result ledger_stream_ack(struct store *st,
+				    const struct ledger_names *nm,
+				    const struct ledger_batch *b)
+{
+	size_t size = 1, len = 0;
+	struct store_reply *r = NULL;
+	enum store_result rc;
+	char *ids;
+
+	if (b->n == 0)
+		return STORE_OK;
+	for (size_t i = 0; i < b->n; i++)
+		size += strlen(b->items[i].entry.stream_id) + 1;
+	if ((ids = malloc(size)) == NULL)
+		return ledger_ack_chunked(st, nm, b);
+	for (size_t i = 0; i < b->n; i++)
+		len += (size_t)sprintf(ids + len, "%s%s", i ? " " : "",
+				       b->items[i].entry.stream_id);
+	{
+		const char *argv[] = {nm->group, ids};
+		rc = store_script(st, SCRIPT_LEDGER_ACK, 2, argv, NULL, &r);
+	}
+	free(ids);
+	store_reply_free(r);
+	/*
+	 * While heartbeatctl pause holds, scripts refuse to run: plain
+	 * commands still do.
+	 */
+	if (rc != STORE_OK && store_paused(st))
+		return ledger_ack_chunked(st, nm, b);
+	return rc;
 }
 
 /* The value of field name in a flat [name, value, ...] reply, or NULL. */
