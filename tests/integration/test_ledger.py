@@ -367,6 +367,23 @@ def test_dead_letters_never_block(svc):
     assert "event=dead_letter" in svc.ledger_log()
 
 
+def test_works_while_paused(svc):
+    """heartbeatctl pause stops scripts; the ledger goes on with plain
+    commands (its acknowledgements fall back to XACK)."""
+    v = Venue(svc)
+    svc.start_ledger()
+    wait_settled(svc)
+    svc.ctl("pause")
+    svc.redis("XADD", svc.key("events"), "*", "type", "topup", "venue_id",
+              v.id, "amount_millicoins", "5", "balance_millicoins", "5",
+              "at", "2026-03-06T12:00:00.000Z")
+    wait_for("the entry", lambda: xlen(svc) == 0, 30 * SLOW)
+    assert pg_int(svc, "SELECT count(*) FROM wallet_movements") == 2
+    svc.ctl("resume")
+    assert "redis_unavailable" not in svc.ledger_log()
+    assert svc.stop_ledger() == 0
+
+
 def test_sigkill_mid_batch_under_load(svc):
     """The ledger killed with SIGKILL again and again while sessions end:
     another ledger takes over what it left pending."""
