@@ -41,7 +41,12 @@
 	X(jwt_leeway_sec, "HB_JWT_LEEWAY_SEC", 30, 0, 3600)                    \
 	X(device_idle_sec, "HB_DEVICE_IDLE_SEC", 1800, 1, 31536000)            \
 	X(device_max_sec, "HB_DEVICE_MAX_SEC", 2592000, 1, 31536000)           \
-	X(device_trust_sec, "HB_DEVICE_TRUST_SEC", 2592000, 1, 31536000)
+	X(device_trust_sec, "HB_DEVICE_TRUST_SEC", 2592000, 1, 31536000)      \
+	X(ledger_batch, "HB_LEDGER_BATCH", 500, 1, 10000)                      \
+	X(ledger_block_ms, "HB_LEDGER_BLOCK_MS", 500, 1, 59000)                \
+	X(ledger_claim_idle_ms, "HB_LEDGER_CLAIM_IDLE_MS", 30000, 100,         \
+	  86400000)                                                            \
+	X(ledger_interval_ms, "HB_LEDGER_INTERVAL_MS", 1000, 10, 3600000)
 
 /* X(field, NAME, default): string settings, validated in config.c. */
 #define CONFIG_STR_TABLE(X)                                                    \
@@ -58,7 +63,12 @@
 	X(log_level, "HB_LOG_LEVEL", "info")                                   \
 	X(jwt_secret, "HB_JWT_SECRET", "")                                     \
 	X(metrics_file, "HB_METRICS_FILE", "")                                 \
-	X(metrics_allow, "HB_METRICS_ALLOW", "127.0.0.1/32,::1/128")
+	X(metrics_allow, "HB_METRICS_ALLOW", "127.0.0.1/32,::1/128")           \
+	X(ledger_pg, "HB_LEDGER_PG", "")                                       \
+	X(ledger_group, "HB_LEDGER_GROUP", "ledger")                           \
+	X(ledger_consumer, "HB_LEDGER_CONSUMER", "")                           \
+	X(ledger_trim_groups, "HB_LEDGER_TRIM_GROUPS", "")                     \
+	X(ledger_metrics_file, "HB_LEDGER_METRICS_FILE", "")
 
 /* The longest string setting accepted. */
 #define CONFIG_STR_MAX 1024

@@ -93,6 +93,8 @@ int ctl_venue_billing(struct ctl *c, const char *const *pos,
 		      const char *const *opt);
 int ctl_wallet_topup(struct ctl *c, const char *const *pos,
 		     const char *const *opt);
+int ctl_wallet_set(struct ctl *c, const char *const *pos,
+		   const char *const *opt);
 int ctl_wallet_show(struct ctl *c, const char *const *pos,
 		    const char *const *opt);
 int ctl_session_list(struct ctl *c, const char *const *pos,

@@ -29,6 +29,8 @@ static const struct ctl_cmd ctl_cmds[] = {
 	{"venue", "list", 0, {NULL}, ctl_venue_list, ""},
 	{"venue", "billing", 2, {NULL}, ctl_venue_billing, "VENUE_ID on|off"},
 	{"wallet", "topup", 2, {NULL}, ctl_wallet_topup, "VENUE_ID COINS"},
+	{"wallet", "set", 2, {"actor", "note"}, ctl_wallet_set,
+		"VENUE_ID COINS [--actor WHO] [--note WHY]"},
 	{"wallet", "show", 1, {NULL}, ctl_wallet_show, "VENUE_ID"},
 	{"session", "list", 0, {NULL}, ctl_session_list, ""},
 	{"session", "show", 1, {NULL}, ctl_session_show, "GS_ID"},

@@ -204,9 +204,10 @@ int ctl_sweep(struct ctl *c, const char *const *pos, const char *const *opt)
 
 int ctl_events(struct ctl *c, const char *const *pos, const char *const *opt)
 {
-	static const char *const numeric[] = {"play_duration_sec",
-					      "charged_millicoins",
-					      "rate_millicoins_per_hour", NULL};
+	static const char *const numeric[] = {
+	    "play_duration_sec",	"charged_millicoins",
+	    "rate_millicoins_per_hour", "amount_millicoins",
+	    "balance_millicoins",	NULL};
 	char key[CTL_KEY_MAX], count[24];
 	struct store_reply *r;
 	int64_t n;

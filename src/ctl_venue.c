@@ -1,10 +1,14 @@
 /*
  * ctl_venue.c - heartbeatctl venue and wallet: the PC cafes, each a hash
  * venue:<id> {secret, cidrs, billing, wallet (millicoins), created} listed in
- * the set venues.
+ * the set venues. Every change of a wallet is also an entry of the event
+ * log (the scripts append it), for the settlement ledger.
  */
+#include <pwd.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cidr.h"
 #include "ctl.h"
@@ -18,6 +22,10 @@
  * scripts' doubles are exact, for a long time.
  */
 #define CTL_TOPUP_MAX 1000000000000000LL
+
+/* The longest actor and note of an adjustment (wallet set). */
+#define CTL_ACTOR_MAX 128
+#define CTL_NOTE_MAX 1024
 
 /* Checks a venue id: no ':', which joins it to a PC id in pc:<venue>:<pc>. */
 static int ctl_venue_check(const char *id)
@@ -172,6 +180,73 @@ int ctl_wallet_topup(struct ctl *c, const char *const *pos,
 	ctl_coins(store_reply_int(store_reply_at(r, 1)), coins, sizeof coins);
 	store_reply_free(r);
 	printf("%s\n", coins);
+	return 0;
+}
+
+/*
+ * Writes who runs this command into out: the user sudo ran it for, else the
+ * name of the real user id, else "uid:N".
+ */
+static void ctl_invoking_user(char *out, size_t size)
+{
+	const char *sudo = getenv("SUDO_USER");
+	struct passwd *pw;
+
+	if (sudo != NULL && *sudo != '\0' && strlen(sudo) < CTL_ACTOR_MAX) {
+		snprintf(out, size, "%s", sudo);
+		return;
+	}
+	pw = getpwuid(getuid());
+	if (pw != NULL && pw->pw_name != NULL && *pw->pw_name != '\0' &&
+	    strlen(pw->pw_name) < CTL_ACTOR_MAX)
+		snprintf(out, size, "%s", pw->pw_name);
+	else
+		snprintf(out, size, "uid:%lu", (unsigned long)getuid());
+}
+
+/*
+ * Sets a wallet to a balance: an adjustment, written to the event log with
+ * the signed difference, the actor (--actor, default the invoking user) and
+ * the note (--note, default empty).
+ */
+int ctl_wallet_set(struct ctl *c, const char *const *pos,
+		   const char *const *opt)
+{
+	char milli[24], what[CTL_ID_MAX + 16], coins[CTL_COINS_BUF];
+	char diff[CTL_COINS_BUF], actor[CTL_ACTOR_MAX];
+	const char *note = opt[1] ? opt[1] : "";
+	struct store_reply *r;
+	int64_t amount, change;
+	int rc;
+
+	if ((rc = ctl_venue_check(pos[0])) != 0 ||
+	    (rc = ctl_parse_coins("COINS", pos[1], 0, CTL_TOPUP_MAX,
+				  &amount)) != 0)
+		return rc;
+	if (opt[0] != NULL) {
+		if ((rc = ctl_check_text("--actor", opt[0],
+					 CTL_ACTOR_MAX - 1)) != 0)
+			return rc;
+		snprintf(actor, sizeof actor, "%s", opt[0]);
+	} else {
+		ctl_invoking_user(actor, sizeof actor);
+	}
+	if (*note != '\0' &&
+	    (rc = ctl_check_text("--note", note, CTL_NOTE_MAX)) != 0)
+		return rc;
+	ctl_itoa(amount, milli, sizeof milli);
+	snprintf(what, sizeof what, "venue %s", pos[0]);
+	{
+		const char *argv[] = {pos[0], milli, actor, note, NULL};
+		rc = ctl_script(c, SCRIPT_WALLET_SET, what, argv, &r);
+	}
+	if (rc != 0)
+		return rc;
+	ctl_coins(store_reply_int(store_reply_at(r, 1)), coins, sizeof coins);
+	change = store_reply_int(store_reply_at(r, 2));
+	ctl_coins(change < 0 ? -change : change, diff, sizeof diff);
+	store_reply_free(r);
+	printf("%s (%s%s by %s)\n", coins, change < 0 ? "-" : "+", diff, actor);
 	return 0;
 }
 

@@ -8,6 +8,7 @@
 #include <json-c/json.h>
 
 #include "json.h"
+#include "util.h"
 
 struct json_body {
 	json_object *root;
@@ -69,46 +70,6 @@ static int json_finite(json_object *v)
 	}
 }
 
-/* Whether len bytes are valid UTF-8 (no overlongs, surrogates or > U+10FFFF). */
-static int json_valid_utf8(const unsigned char *s, size_t len)
-{
-	size_t i = 0;
-
-	while (i < len) {
-		unsigned c = s[i];
-		size_t n;
-		unsigned cp;
-
-		if (c < 0x80) {
-			i++;
-			continue;
-		} else if (c >= 0xc2 && c <= 0xdf) {
-			n = 1;
-			cp = c & 0x1f;
-		} else if (c >= 0xe0 && c <= 0xef) {
-			n = 2;
-			cp = c & 0x0f;
-		} else if (c >= 0xf0 && c <= 0xf4) {
-			n = 3;
-			cp = c & 0x07;
-		} else {
-			return 0;
-		}
-		if (i + n >= len)
-			return 0;
-		for (size_t k = 1; k <= n; k++) {
-			if ((s[i + k] & 0xc0) != 0x80)
-				return 0;
-			cp = (cp << 6) | (s[i + k] & 0x3f);
-		}
-		if ((n == 2 && cp < 0x800) || (n == 3 && cp < 0x10000) ||
-		    cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-			return 0;
-		i += n + 1;
-	}
-	return 1;
-}
-
 int json_body_parse(const char *buf, size_t len, struct json_body **out,
 		    char *err, size_t errlen)
 {
@@ -122,7 +83,7 @@ int json_body_parse(const char *buf, size_t len, struct json_body **out,
 		return -1;
 	}
 	if (memchr(buf, '\0', len) != NULL ||
-	    !json_valid_utf8((const unsigned char *)buf, len)) {
+	    !util_valid_utf8(buf, len)) {
 		snprintf(err, errlen, "the body is not valid UTF-8 JSON");
 		return -1;
 	}

@@ -21,7 +21,9 @@
 	X(SCRIPT_WALLET_TOPUP, wallet_topup)                                   \
 	X(SCRIPT_DEVICE, device)                                               \
 	X(SCRIPT_METRICS, metrics)                                             \
-	X(SCRIPT_SESSION_GET, session_get)
+	X(SCRIPT_SESSION_GET, session_get)                                     \
+	X(SCRIPT_WALLET_SET, wallet_set)                                       \
+	X(SCRIPT_LEDGER_ACK, ledger_ack)
 
 enum script_id {
 #define SCRIPT_ENUM(id, file) id,

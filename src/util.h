@@ -45,4 +45,14 @@ void util_hex(const unsigned char *in, size_t n, char *out);
  */
 int util_key_slot(const char *key, size_t len);
 
+/*
+ * The length (1 to 4) of the valid UTF-8 sequence at the start of the len
+ * bytes at p, or 0 when they do not start with one (an overlong form, a
+ * surrogate, a code point past U+10FFFF, a cut sequence, or len 0).
+ */
+size_t util_utf8_seq(const char *p, size_t len);
+
+/* Whether len bytes are valid UTF-8 (NUL bytes are valid). */
+int util_valid_utf8(const char *s, size_t len);
+
 #endif

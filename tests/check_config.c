@@ -181,6 +181,11 @@ START_TEST(defaults_match_the_contract)
 	    {"HB_DEVICE_IDLE_SEC", 1800},
 	    {"HB_DEVICE_MAX_SEC", 2592000},
 	    {"HB_DEVICE_TRUST_SEC", 2592000},
+	    /* The settlement ledger's (docs/ledger.md). */
+	    {"HB_LEDGER_BATCH", 500},
+	    {"HB_LEDGER_BLOCK_MS", 500},
+	    {"HB_LEDGER_CLAIM_IDLE_MS", 30000},
+	    {"HB_LEDGER_INTERVAL_MS", 1000},
 	};
 
 	load_ok(NO_SETTINGS);

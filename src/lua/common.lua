@@ -412,3 +412,21 @@ local function launcher_over_limit(hash, l, now)
   if not wait then redis.call('HSET', lt_key(hash), 'rw', I(w), 'rn', I(n)) end
   return wait
 end
+
+-- Appends a wallet movement of venue to the event log, in the step that
+-- moved the wallet: kind 'topup' or 'adjustment', the signed amount and
+-- the balance after it (millicoins), and for an adjustment who made it and
+-- why. The settlement ledger keeps these next to the endings, so that per
+-- venue top-ups + adjustments - charges = balance.
+local function wallet_moved(kind, venue, amount, balance, actor, note)
+  local at = iso(now_ms())
+  if kind == 'topup' then
+    redis.call('XADD', K_EVENTS, '*', 'type', kind, 'venue_id', venue,
+      'amount_millicoins', I(amount), 'balance_millicoins', I(balance),
+      'at', at)
+  else
+    redis.call('XADD', K_EVENTS, '*', 'type', kind, 'venue_id', venue,
+      'amount_millicoins', I(amount), 'balance_millicoins', I(balance),
+      'at', at, 'actor', actor, 'note', note)
+  end
+end

@@ -10,6 +10,7 @@ suites also run from a VPATH build such as make distcheck's.
 """
 
 import base64
+import glob
 import hashlib
 import hmac
 import http.client
@@ -29,6 +30,7 @@ TOP = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 BUILD = os.path.abspath(os.environ.get("HB_BUILD", TOP))
 WORKER = os.path.join(BUILD, "src", "heartbeat.fcgi")
 CTL = os.path.join(BUILD, "src", "heartbeatctl")
+LEDGER = os.path.join(BUILD, "src", "heartbeat-ledger")
 DEPLOY = os.path.join(TOP, "deploy")
 # HB_VALGRIND=1 runs the workers under valgrind's memcheck; a test whose
 # workers report an error or a definite leak fails. Sanitizer builds
@@ -58,6 +60,27 @@ def wait_for(what, check, timeout=60.0):
             pass
         time.sleep(0.05)
     raise RuntimeError("timed out waiting for " + what)
+
+
+def pg_bindir():
+    """Where the PostgreSQL server's programs (initdb, postgres) are:
+    pg_config --bindir, else the newest /usr/lib/postgresql/*/bin."""
+    try:
+        d = subprocess.run(["pg_config", "--bindir"], capture_output=True,
+                           text=True, timeout=30).stdout.strip()
+        if os.path.exists(os.path.join(d, "initdb")):
+            return d
+    except OSError:
+        pass
+    found = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"),
+                   key=lambda p: int(p.split("/")[-3]))
+    if not found:
+        raise RuntimeError("no PostgreSQL server: install postgresql")
+    return os.path.dirname(found[-1])
+
+
+# PostgreSQL refuses to run as root: the suites run it as this user.
+PG_USER = os.environ.get("HB_PG_USER", "nobody")
 
 
 def fill_template(path, values):
@@ -186,19 +209,23 @@ class Service:
         if os.path.exists(self.redis_sock):
             os.unlink(self.redis_sock)
 
+    def under_valgrind(self, argv):
+        """argv under valgrind's memcheck when HB_VALGRIND=1 (reports into
+        the service's directory, which stop() checks), else as it is."""
+        if not VALGRIND:
+            return argv
+        return [shutil.which("valgrind") or "valgrind", "--quiet",
+                "--leak-check=full", "--errors-for-leak-kinds=definite",
+                "--show-leak-kinds=definite", "--error-exitcode=99",
+                "--log-file=%s/valgrind-%%p.log" % self.dir] + argv
+
     def worker_argv(self, *args):
         """The command line of the worker with args, under valgrind when
         HB_VALGRIND=1."""
         argv = [WORKER] + list(args)
         if self.event_loop:
             argv.append("--event-loop")
-        if VALGRIND:
-            argv = [shutil.which("valgrind") or "valgrind", "--quiet",
-                    "--leak-check=full",
-                    "--errors-for-leak-kinds=definite",
-                    "--show-leak-kinds=definite", "--error-exitcode=99",
-                    "--log-file=%s/valgrind-%%p.log" % self.dir] + argv
-        return argv
+        return self.under_valgrind(argv)
 
     def start_workers(self):
         self._spawn("workers", self.worker_argv(
@@ -237,10 +264,102 @@ class Service:
             raise
         return self
 
+    # -- PostgreSQL and the settlement ledger ---------------------------
+
+    def start_postgres(self):
+        """Starts a PostgreSQL cluster in the service's directory (made on
+        first start) as PG_USER, on a unix socket only (no TCP), and sets
+        HB_LEDGER_PG for the ledgers to come."""
+        pgdir = os.path.join(self.dir, "pg")
+        data = os.path.join(pgdir, "data")
+        bindir = pg_bindir()
+        user = ["setpriv", "--reuid", PG_USER, "--regid", PG_USER
+                if PG_USER != "nobody" else "nogroup", "--clear-groups",
+                "--"]
+        if not os.path.exists(data):
+            # The service's directory is root's (0700): PG_USER may pass
+            # through it, not list it, and owns its own directory in it.
+            os.chmod(self.dir, 0o711)
+            os.makedirs(pgdir, exist_ok=True)
+            shutil.chown(pgdir, PG_USER)
+            os.chmod(pgdir, 0o700)
+            p = subprocess.run(user + [
+                os.path.join(bindir, "initdb"), "-D", data, "-U", "postgres",
+                "-A", "trust", "-E", "UTF8", "--locale=C", "--no-sync"],
+                capture_output=True, text=True, cwd=pgdir, timeout=120)
+            assert p.returncode == 0, "initdb: " + p.stdout + p.stderr
+        self.pg_sock = pgdir
+        # fsync off: only an operating-system crash would lose commits,
+        # which no test makes; synchronous_commit stays on, so a commit a
+        # killed server acknowledged survives its restart.
+        self._spawn("postgres", user + [
+            os.path.join(bindir, "postgres"), "-D", data, "-k", pgdir,
+            "-c", "listen_addresses=", "-c", "fsync=off",
+            "-c", "max_connections=40", "-c", "shared_buffers=32MB"],
+            "postgres.log")
+        self.env["HB_LEDGER_PG"] = "host=%s dbname=postgres user=postgres" \
+            % pgdir
+        wait_for("postgres", lambda: self.psql(
+            "SELECT 1", check=False) == "1", timeout=60)
+
+    def stop_postgres(self, sig=signal.SIGINT):
+        """Stops PostgreSQL: SIGINT is its fast shutdown, SIGKILL a crash."""
+        self._stop("postgres", sig, timeout=60)
+
+    def psql(self, sql, *params, check=True):
+        """Runs sql with psql; returns its unaligned output ("|" between
+        columns). params fill :'p1', :'p2', ... as quoted literals."""
+        argv = ["psql", "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1",
+                "-h", self.pg_sock, "-U", "postgres", "-d", "postgres"]
+        for i, v in enumerate(params):
+            argv += ["-v", "p%d=%s" % (i + 1, v)]
+        env = dict(os.environ, PGTZ="UTC")
+        p = subprocess.run(argv, input=sql, capture_output=True, text=True,
+                           timeout=60, env=env)
+        if check and p.returncode != 0:
+            raise AssertionError("psql: %s: %s" % (sql, p.stderr))
+        return p.stdout.strip()
+
+    def ledger_argv(self, *args):
+        """The command line of heartbeat-ledger with args, under valgrind
+        when HB_VALGRIND=1 (as the workers are)."""
+        return self.under_valgrind([LEDGER] + list(args))
+
+    def start_ledger(self, name="ledger", env=None):
+        """Starts a heartbeat-ledger (the daemon) called name; env adds
+        settings. Returns its Popen."""
+        e = dict(self.env)
+        e.update(env or {})
+        return self._spawn(name, self.ledger_argv("run"), name + ".log", e)
+
+    def stop_ledger(self, name="ledger", sig=signal.SIGTERM):
+        """Stops a ledger; returns its exit status."""
+        p = self.procs.get(name)
+        self._stop(name, sig, timeout=60 if VALGRIND else 20)
+        return p.returncode if p is not None else None
+
+    def ledger_log(self, name="ledger"):
+        try:
+            with open(os.path.join(self.dir, name + ".log"),
+                      errors="replace") as f:
+                return f.read()
+        except OSError:
+            return ""
+
+    def run_ledger(self, *args, env=None, timeout=60):
+        """Runs heartbeat-ledger with args to its end (report, a refused
+        start); returns the CompletedProcess."""
+        e = dict(self.env)
+        e.update(env or {})
+        return subprocess.run(self.ledger_argv(*args), env=e,
+                              capture_output=True, text=True,
+                              timeout=timeout * (10 if VALGRIND else 1))
+
     def stop(self):
         """Stops everything by PID and removes the directory. Raises
         AssertionError when valgrind or a sanitizer reported anything."""
-        for key in ("web", "workers", "redis"):
+        ledgers = [k for k in self.procs if k.startswith("ledger")]
+        for key in ledgers + ["web", "workers", "redis", "postgres"]:
             self._stop(key, timeout=60 if VALGRIND else 10)
         reports = self.memory_reports()
         if os.environ.get("HB_KEEP_TMP"):
@@ -344,10 +463,16 @@ class Service:
         """The Redis name of the hash that holds live session gs."""
         return self.key("gsb:" + gs[-3:])
 
-    def events(self):
-        """Every settlement entry, as dicts, oldest first."""
+    def stream(self):
+        """Every entry of the event log (endings and wallet movements), as
+        dicts, oldest first."""
         p = self.ctl("events", "--count", "100000")
         return [json.loads(line) for line in p.stdout.splitlines() if line]
+
+    def events(self):
+        """Every settlement entry (an ending: no "type"), as dicts, oldest
+        first."""
+        return [e for e in self.stream() if "type" not in e]
 
 
 # -- the PlayWave flow ----------------------------------------------------
