@@ -403,24 +403,10 @@ void handle_device_session_create(struct call *c)
 	char sid[40], dev[40];
 
 	if (device_authenticate(c, &a) != 0 || call_read_body(c, 0) != 0 ||
-	    call_string_field(c, "fingerprint", &fp, &fp_len) != 0)
+	    call_string_field(c, "fingerprint", &fp, &fp_len) != 0 ||
+	    call_object_field(c, "deviceInfo", DEVICE_INFO_MAX, &info,
+			      &info_len) != 0)
 		return;
-	switch (json_body_object_text(c->body, "deviceInfo", DEVICE_INFO_MAX,
-				      &info, &info_len)) {
-	case JSON_FIELD_OK:
-		break;
-	case JSON_FIELD_MISSING:
-	case JSON_FIELD_NULL:
-		info = "{}";
-		info_len = 2;
-		break;
-	case JSON_FIELD_WRONG_TYPE:
-		call_error(c, HB_BAD_REQUEST, "deviceInfo must be an object");
-		return;
-	default:
-		call_error(c, HB_BAD_REQUEST, "deviceInfo is too large");
-		return;
-	}
 	switch (json_body_string(c->body, "loginMethod", &login, &login_len)) {
 	case JSON_FIELD_OK:
 		break;
