@@ -134,6 +134,30 @@ int call_string_field(struct call *c, const char *name, const char **out,
 	return -1;
 }
 
+int call_object_field(struct call *c, const char *name, size_t maxlen,
+		      const char **out, size_t *len)
+{
+	char msg[CALL_MESSAGE_MAX];
+
+	switch (json_body_object_text(c->body, name, maxlen, out, len)) {
+	case JSON_FIELD_OK:
+		return 0;
+	case JSON_FIELD_MISSING:
+	case JSON_FIELD_NULL:
+		*out = "{}";
+		*len = 2;
+		return 0;
+	case JSON_FIELD_WRONG_TYPE:
+		snprintf(msg, sizeof msg, "%s must be an object", name);
+		break;
+	default:
+		snprintf(msg, sizeof msg, "%s is too large", name);
+		break;
+	}
+	call_error(c, HB_BAD_REQUEST, msg);
+	return -1;
+}
+
 const char *call_reply_str(const struct store_reply *r, size_t i, char *buf,
 			   size_t size)
 {

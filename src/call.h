@@ -54,6 +54,15 @@ int call_string_field(struct call *c, const char *name, const char **out,
 		      size_t *len);
 
 /*
+ * An optional object field of c->body, serialised compactly (borrowed until
+ * the body is freed), at most maxlen bytes; "{}" when missing or null.
+ * Answers 400 naming the field and returns -1 when it is not an object or
+ * too large.
+ */
+int call_object_field(struct call *c, const char *name, size_t maxlen,
+		      const char **out, size_t *len);
+
+/*
  * Runs a script and checks its status word. On "OK" returns 0 with *out set
  * (caller frees). Otherwise answers the error (503 when the store is down, the
  * script's code, or 500) and returns -1.

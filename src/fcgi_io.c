@@ -1,88 +1,19 @@
 /*
- * fcgi_io.c - the accept loop. The only module that includes fcgiapp.h.
+ * fcgi_io.c - the accept loop of libfcgi and the CGI run. The only module
+ * that includes fcgiapp.h.
  */
-#include <errno.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include <fcgiapp.h>
 
 #include "fcgi_io.h"
 #include "log.h"
-
-/* How many connections may wait to be accepted. */
-#define FCGI_BACKLOG 128
-
-static volatile sig_atomic_t fcgi_stop;
-
-static void fcgi_on_signal(int sig)
-{
-	(void)sig;
-	fcgi_stop = 1;
-	FCGX_ShutdownPending();
-}
-
-void fcgi_install_signals(void)
-{
-	struct sigaction sa;
-
-	memset(&sa, 0, sizeof sa);
-	sa.sa_handler = fcgi_on_signal;
-	sigemptyset(&sa.sa_mask);
-	/* No SA_RESTART: a blocked accept() must return to see the stop. */
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGUSR1, &sa, NULL);
-	sa.sa_handler = SIG_IGN;
-	sigaction(SIGPIPE, &sa, NULL);
-}
-
-int fcgi_stopping(void)
-{
-	return fcgi_stop != 0;
-}
+#include "process.h"
 
 int fcgi_is_cgi(void)
 {
 	return FCGX_IsCGI();
-}
-
-int fcgi_open_socket(const char *spec)
-{
-	int fd;
-
-	if (FCGX_Init() != 0) {
-		fprintf(stderr, "heartbeat.fcgi: FCGX_Init failed\n");
-		return -1;
-	}
-	if (strncmp(spec, "unix:", 5) == 0) {
-		const char *path = spec + 5;
-
-		if (*path == '\0') {
-			fprintf(stderr, "heartbeat.fcgi: --socket unix: needs a path\n");
-			return -1;
-		}
-		unlink(path);
-		fd = FCGX_OpenSocket(path, FCGI_BACKLOG);
-		if (fd >= 0 && chmod(path, 0666) != 0)
-			fprintf(stderr, "heartbeat.fcgi: chmod %s: %s\n", path,
-				strerror(errno));
-	} else if (strncmp(spec, "tcp:", 4) == 0 && strchr(spec + 4, ':')) {
-		fd = FCGX_OpenSocket(spec + 4, FCGI_BACKLOG);
-	} else {
-		fprintf(stderr,
-			"heartbeat.fcgi: --socket must be unix:PATH or "
-			"tcp:HOST:PORT, got \"%s\"\n",
-			spec);
-		return -1;
-	}
-	if (fd < 0)
-		fprintf(stderr, "heartbeat.fcgi: cannot listen on %s\n", spec);
-	return fd;
 }
 
 /* ---- FastCGI transport ---------------------------------------------------- */
@@ -125,16 +56,18 @@ int fcgi_serve(struct app *app, int listen_fd)
 		log_line(LOG_ERROR, "event=fcgi_init_failed");
 		return -1;
 	}
-	while (!fcgi_stop) {
+	/* A stop signal must also end libfcgi's accept, which retries EINTR. */
+	process_on_stop(FCGX_ShutdownPending);
+	while (!process_stopping()) {
 		if (FCGX_Accept_r(&request) < 0) {
-			if (fcgi_stop)
+			if (process_stopping())
 				break;
 			log_line(LOG_ERROR, "event=accept_failed");
 			return -1;
 		}
 		app_handle(app, &t);
 		FCGX_Finish_r(&request);
-		if (!fcgi_stop)
+		if (!process_stopping())
 			app_maybe_sweep(app);
 	}
 	FCGX_Free(&request, 1);

@@ -1,30 +1,19 @@
 /*
- * fcgi_io.h - the transport: FastCGI through libfcgi (on fd 0 or a socket of
- * our own) and plain CGI, and the signals that stop a worker cleanly.
+ * fcgi_io.h - the transport of libfcgi (FastCGI on fd 0, as mod_fcgid,
+ * lighttpd's bin-path and spawn-fcgi hand it over, or on a socket of our
+ * own) and of plain CGI. Signals and the socket are process.h's.
  */
 #ifndef HB_FCGI_IO_H
 #define HB_FCGI_IO_H
 
 #include "app.h"
 
-/* Installs SIGTERM/SIGINT (finish the request in hand, then stop) and
- * ignores SIGPIPE. */
-void fcgi_install_signals(void);
-
-/* Whether a stop was asked for. */
-int fcgi_stopping(void);
-
 /* Whether fd 0 is not a FastCGI listener, so this is a CGI run. */
 int fcgi_is_cgi(void);
 
 /*
- * Opens a listening socket from "unix:PATH" (mode 0666) or "tcp:HOST:PORT".
- * Returns the descriptor, or -1 with a message on stderr.
- */
-int fcgi_open_socket(const char *spec);
-
-/*
- * Serves FastCGI requests on listen_fd one at a time until stopped. Returns
+ * Serves FastCGI requests on listen_fd one at a time until stopped
+ * (process_stopping; the caller installed the signals). Returns
  * 0 after a clean stop, -1 on an accept failure.
  */
 int fcgi_serve(struct app *app, int listen_fd);

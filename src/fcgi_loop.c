@@ -33,10 +33,10 @@
 #include <unistd.h>
 
 #include "coro.h"
-#include "fcgi_io.h"
 #include "fcgi_loop.h"
 #include "fcgi_proto.h"
 #include "log.h"
+#include "process.h"
 #include "util.h"
 
 /* Events taken from one epoll_wait. */
@@ -625,7 +625,7 @@ int fcgi_loop_serve(struct app *app, int listen_fd)
 	for (;;) {
 		int timeout = -1, n;
 
-		if (fcgi_stopping() && !lp.stopping)
+		if (process_stopping() && !lp.stopping)
 			loop_begin_stop(&lp);
 		if (!lp.listening && !lp.stopping && lp.accept_resume_ms != 0) {
 			int64_t left = lp.accept_resume_ms - util_now_ms();

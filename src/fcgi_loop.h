@@ -14,7 +14,7 @@
 
 /*
  * Serves FastCGI connections accepted on listen_fd (made non-blocking) until
- * a stop signal (fcgi_install_signals); then accepts no more, finishes the
+ * a stop signal (process_install_signals); then accepts no more, finishes the
  * requests in hand, writes their answers and returns. Returns 0 after a
  * clean stop, -1 when the loop cannot be set up.
  */

@@ -142,24 +142,10 @@ void handle_launcher_start(struct call *c)
 		}
 	}
 	if (call_string_field(c, "pc_id", &pc, &pc_len) != 0 ||
-	    call_string_field(c, "internal_ip", &ip, &ip_len) != 0)
+	    call_string_field(c, "internal_ip", &ip, &ip_len) != 0 ||
+	    call_object_field(c, "hardware", LAUNCHER_HARDWARE_MAX, &hw,
+			      &hw_len) != 0)
 		goto done;
-	switch (json_body_object_text(c->body, "hardware", LAUNCHER_HARDWARE_MAX,
-				      &hw, &hw_len)) {
-	case JSON_FIELD_OK:
-		break;
-	case JSON_FIELD_MISSING:
-	case JSON_FIELD_NULL:
-		hw = "{}";
-		hw_len = 2;
-		break;
-	case JSON_FIELD_WRONG_TYPE:
-		call_error(c, HB_BAD_REQUEST, "hardware must be an object");
-		goto done;
-	default:
-		call_error(c, HB_BAD_REQUEST, "hardware is too large");
-		goto done;
-	}
 	if (crypto_random_token("lt_", 24, token) != 0) {
 		call_error(c, HB_INTERNAL_ERROR, NULL);
 		goto done;

@@ -313,6 +313,24 @@ void jw_array_end(struct jw *w)
 	jw_end(w, "]");
 }
 
+/* Writes the escapes only cjson uses; returns 0 for the common ones. */
+static int jw_escaped_cjson(struct jw *w, unsigned char c)
+{
+	switch (c) {
+	case '/':
+		jw_put(w, "\\/", 2);
+		return 1;
+	case '\b':
+		jw_put(w, "\\b", 2);
+		return 1;
+	case '\f':
+		jw_put(w, "\\f", 2);
+		return 1;
+	default:
+		return 0; /* DEL falls through to \u007f */
+	}
+}
+
 static void jw_escaped(struct jw *w, const char *s, size_t len)
 {
 	size_t start = 0;
@@ -322,9 +340,14 @@ static void jw_escaped(struct jw *w, const char *s, size_t len)
 		unsigned char c = (unsigned char)s[i];
 		char esc[8];
 
-		if (c >= 0x20 && c != '"' && c != '\\')
+		if (c >= 0x20 && c != '"' && c != '\\' &&
+		    (w->escape != JW_ESCAPE_CJSON || (c != '/' && c != 0x7f)))
 			continue;
 		jw_put(w, s + start, i - start);
+		if (w->escape == JW_ESCAPE_CJSON && jw_escaped_cjson(w, c)) {
+			start = i + 1;
+			continue;
+		}
 		switch (c) {
 		case '"':
 			jw_put(w, "\\\"", 2);
@@ -383,6 +406,14 @@ void jw_int(struct jw *w, int64_t v)
 	jw_put(w, num, (size_t)n);
 }
 
+void jw_time_ms(struct jw *w, int64_t ms)
+{
+	char ts[UTIL_TIME_BUF];
+
+	util_format_time_ms(ms, ts, sizeof ts);
+	jw_string(w, ts);
+}
+
 void jw_bool(struct jw *w, int v)
 {
 	jw_before_value(w);
@@ -393,6 +424,11 @@ void jw_null(struct jw *w)
 {
 	jw_before_value(w);
 	jw_put(w, "null", 4);
+}
+
+void jw_set_escape(struct jw *w, enum jw_escape e)
+{
+	w->escape = e;
 }
 
 void jw_text(struct jw *w, const char *text, size_t len)

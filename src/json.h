@@ -64,9 +64,19 @@ enum json_field json_body_object_text(const struct json_body *b,
 /* The deepest nesting the writer tracks. */
 #define JW_MAX_DEPTH 8
 
+/*
+ * How strings are escaped. JW_ESCAPE_MINIMAL escapes what JSON requires:
+ * '"', '\\' and control characters (\n, \r, \t, the others as \u00XX).
+ * JW_ESCAPE_CJSON writes the bytes Redis's Lua cjson writes: also '/' as \/,
+ * DEL as \u007f, and \b and \f. The device-session API's bodies were first
+ * rendered by cjson and keep its bytes.
+ */
+enum jw_escape { JW_ESCAPE_MINIMAL, JW_ESCAPE_CJSON };
+
 struct jw {
 	char *buf;
 	size_t len, cap;
+	enum jw_escape escape; /* JW_ESCAPE_MINIMAL unless set */
 	int failed; /* set when memory ran out; the text is then unusable */
 	int depth;
 	int count[JW_MAX_DEPTH]; /* values written at each depth */
@@ -77,8 +87,10 @@ struct jw {
 void jw_init(struct jw *w);
 /* Frees the writer's buffer. */
 void jw_free(struct jw *w);
-/* Empties the writer, keeping its buffer. */
+/* Empties the writer, keeping its buffer; escaping is minimal again. */
 void jw_reset(struct jw *w);
+/* Sets how the strings written from now on are escaped. */
+void jw_set_escape(struct jw *w, enum jw_escape e);
 
 void jw_object_begin(struct jw *w);
 void jw_object_end(struct jw *w);
@@ -91,6 +103,8 @@ void jw_string(struct jw *w, const char *s);
 void jw_string_n(struct jw *w, const char *s, size_t len);
 void jw_int(struct jw *w, int64_t v);
 void jw_bool(struct jw *w, int v);
+/* Writes ms since the epoch as an RFC 3339 string with milliseconds. */
+void jw_time_ms(struct jw *w, int64_t ms);
 void jw_null(struct jw *w);
 /* Appends raw, already valid JSON text as a value. */
 void jw_raw(struct jw *w, const char *json, size_t len);

@@ -12,12 +12,9 @@
  *   heartbeat.fcgi --check-config       validate the settings and exit
  */
 #include <errno.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "app.h"
@@ -26,10 +23,11 @@
 #include "fcgi_loop.h"
 #include "log.h"
 #include "metrics.h"
+#include "process.h"
 #include "util.h"
 
 /* The most worker processes one parent runs. */
-#define WORKER_MAX 256
+#define WORKER_MAX PROCESS_CHILDREN_MAX
 /* Exit status for a configuration error (sysexits' EX_CONFIG). */
 #define WORKER_EXIT_CONFIG 78
 /* Exit status for a usage error. */
@@ -127,67 +125,15 @@ static int worker_run(const struct config *cfg, int listen_fd,
 	return rc == 0 ? 0 : 1;
 }
 
-static pid_t worker_spawn(const struct config *cfg, int listen_fd)
+/* The settings every worker process serves with. */
+static const struct config *worker_cfg;
+static int worker_listen_fd;
+
+/* A pre-forked child's life (process_supervise). */
+static int worker_child(void *arg)
 {
-	pid_t pid = fork();
-
-	if (pid == 0) {
-		fcgi_install_signals();
-		_exit(worker_run(cfg, listen_fd, worker_mode));
-	}
-	if (pid < 0)
-		log_line(LOG_ERROR, "event=fork_failed err=\"%s\"",
-			 strerror(errno));
-	return pid;
-}
-
-/*
- * Runs n children on listen_fd, restarting any that dies, until a stop
- * signal; then stops them all and waits for them.
- */
-static int worker_supervise(const struct config *cfg, int listen_fd, int n)
-{
-	pid_t kids[WORKER_MAX];
-	int alive = 0;
-
-	for (int i = 0; i < n; i++) {
-		kids[i] = worker_spawn(cfg, listen_fd);
-		if (kids[i] > 0)
-			alive++;
-	}
-	log_line(LOG_INFO, "event=started workers=%d", alive);
-	while (!fcgi_stopping()) {
-		int status;
-		pid_t pid = waitpid(-1, &status, 0);
-
-		if (pid < 0) {
-			if (errno == EINTR)
-				continue;
-			break;
-		}
-		for (int i = 0; i < n; i++) {
-			if (kids[i] != pid)
-				continue;
-			kids[i] = -1;
-			if (fcgi_stopping())
-				break;
-			log_line(LOG_WARN, "event=worker_exited worker_pid=%d status=%d",
-				 (int)pid, status);
-			/* Restarting in a tight loop helps nobody. */
-			{
-				struct timespec pause = {0, 100 * 1000 * 1000};
-				nanosleep(&pause, NULL);
-			}
-			kids[i] = worker_spawn(cfg, listen_fd);
-		}
-	}
-	for (int i = 0; i < n; i++)
-		if (kids[i] > 0)
-			kill(kids[i], SIGTERM);
-	while (waitpid(-1, NULL, 0) > 0 || errno == EINTR)
-		;
-	log_line(LOG_INFO, "event=stopped");
-	return 0;
+	(void)arg;
+	return worker_run(worker_cfg, worker_listen_fd, worker_mode);
 }
 
 int main(int argc, char **argv)
@@ -245,25 +191,23 @@ int main(int argc, char **argv)
 
 	if (socket_spec == NULL && fcgi_is_cgi()) {
 		/* A plain CGI run: one request, then exit. */
-		struct sigaction sa;
-		memset(&sa, 0, sizeof sa);
-		sa.sa_handler = SIG_IGN;
-		sigaction(SIGPIPE, &sa, NULL);
+		process_ignore_sigpipe();
 		return worker_run(&cfg, -1, WORKER_CGI);
 	}
 	if (socket_spec != NULL) {
-		listen_fd = fcgi_open_socket(socket_spec);
+		listen_fd = process_open_socket(socket_spec);
 		if (listen_fd < 0)
 			return 1;
 	}
-	fcgi_install_signals();
+	process_install_signals();
 	if (workers == 1) {
 		rc = worker_run(&cfg, listen_fd, worker_mode);
 	} else {
-		rc = worker_supervise(&cfg, listen_fd, (int)workers);
+		worker_cfg = &cfg;
+		worker_listen_fd = listen_fd;
+		rc = process_supervise((int)workers, worker_child, NULL);
 	}
-	if (socket_spec != NULL && strncmp(socket_spec, "unix:", 5) == 0 &&
-	    (workers > 1 || rc == 0))
-		unlink(socket_spec + 5);
+	if (socket_spec != NULL && (workers > 1 || rc == 0))
+		process_remove_socket(socket_spec);
 	return rc;
 }

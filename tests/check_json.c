@@ -551,6 +551,40 @@ START_TEST(writer_escapes_quotes_backslashes_and_controls)
 }
 END_TEST
 
+START_TEST(writer_escapes_as_cjson_when_asked)
+{
+	struct jw w;
+
+	/* The bytes Redis's Lua cjson writes for the same string. */
+	jw_init(&w);
+	jw_set_escape(&w, JW_ESCAPE_CJSON);
+	jw_string(&w, "say \"hi\" \\ / \n\r\t\b\f\x01\x0b\x1f\x7f caf\xc3\xa9");
+	ck_assert_str_eq(w.buf,
+			 "\"say \\\"hi\\\" \\\\ \\/ \\n\\r\\t\\b\\f"
+			 "\\u0001\\u000b\\u001f\\u007f caf\xc3\xa9\"");
+	/* A reset writer escapes minimally again. */
+	jw_reset(&w);
+	jw_string(&w, "/");
+	ck_assert_str_eq(w.buf, "\"/\"");
+	jw_free(&w);
+}
+END_TEST
+
+START_TEST(writer_writes_times)
+{
+	struct jw w;
+
+	jw_init(&w);
+	jw_array_begin(&w);
+	jw_time_ms(&w, 0);
+	jw_time_ms(&w, INT64_C(1700000000123));
+	jw_array_end(&w);
+	ck_assert_str_eq(w.buf, "[\"1970-01-01T00:00:00.000Z\","
+				"\"2023-11-14T22:13:20.123Z\"]");
+	jw_free(&w);
+}
+END_TEST
+
 START_TEST(writer_passes_utf8_through)
 {
 	struct jw w;
@@ -790,6 +824,8 @@ Suite *check_suite(void)
 	tc = tcase_create("writer");
 	tcase_add_test(tc, writer_builds_nested_objects_and_arrays);
 	tcase_add_test(tc, writer_escapes_quotes_backslashes_and_controls);
+	tcase_add_test(tc, writer_escapes_as_cjson_when_asked);
+	tcase_add_test(tc, writer_writes_times);
 	tcase_add_test(tc, writer_passes_utf8_through);
 	tcase_add_test(tc, writer_string_n_and_null);
 	tcase_add_test(tc, writer_numbers);

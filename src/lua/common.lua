@@ -119,15 +119,20 @@ local function iso(ms)
     math.floor(rem / 3600), math.floor((rem % 3600) / 60), rem % 60, milli)
 end
 
--- The game of an API key (by its SHA-256) and the game's rate, or nil when
--- the key is unknown or revoked or its game inactive.
-local function auth_game(keyhash)
+-- The opening of every game call: the API key (by its SHA-256) must be known,
+-- not revoked, and of an active game; then the call is counted against the
+-- key's rate limit. Returns nil, the game, its rate and the time; or the reply
+-- that refuses the call.
+local function open_game(keyhash)
   local k = redis.call('HMGET', K_APIKEY .. keyhash, F_APIKEY_GAME,
     F_APIKEY_REVOKED)
-  if not k[1] or k[2] == '1' then return nil end
+  if not k[1] or k[2] == '1' then return {'INVALID_API_KEY'} end
   local g = redis.call('HMGET', K_GAME .. k[1], F_GAME_ACTIVE, F_GAME_RATE)
-  if g[1] ~= '1' then return nil end
-  return k[1], tonumber(g[2]) or 0
+  if g[1] ~= '1' then return {'INVALID_API_KEY'} end
+  local now = now_ms()
+  local wait = over_limit('key', keyhash, LIMITS[1], 1000, now)
+  if wait then return limited(wait) end
+  return nil, k[1], tonumber(g[2]) or 0, now
 end
 
 -- Millicoins due for ms of billed time at rate millicoins per hour. Split by
@@ -392,25 +397,26 @@ local function terminate(id, s, reason, now)
   settle(id, s, reason, now)
 end
 
--- The status of a launcher token (by hash) at now: its record, or nil when it
--- is unknown, replaced or silent past its TTL.
-local function launcher_by_token(hash, now)
+-- The opening of every launcher call but the start: the launcher token (by
+-- its hash) must be known, not replaced and not silent past its TTL; then the
+-- call is counted against the limit of calls per launcher per minute, in the
+-- token's record. Returns nil, the record and the time; or the reply that
+-- refuses the call.
+local function open_launcher(hash)
+  local now = now_ms()
   local l = hgetall(lt_key(hash))
-  if not l or tonumber(l.last) + LTTL <= now then return nil end
-  if redis.call('HGET', pc_key(l.venue, l.pc), 'lt') ~= hash then return nil end
-  return l
-end
-
--- Counts a call of launcher token hash (l its record) against the limit of
--- calls per launcher per minute, in the record. Returns the seconds to wait
--- when the call is over the limit, else nil.
-local function launcher_over_limit(hash, l, now)
+  if not l or tonumber(l.last) + LTTL <= now then return {'UNAUTHORIZED'} end
+  if redis.call('HGET', pc_key(l.venue, l.pc), 'lt') ~= hash then
+    return {'UNAUTHORIZED'}
+  end
   local limit = LIMITS[3]
-  if limit <= 0 then return nil end
-  local w, n, wait = count_in_minute(tonumber(l.rw), tonumber(l.rn), limit,
-    now)
-  if not wait then redis.call('HSET', lt_key(hash), 'rw', I(w), 'rn', I(n)) end
-  return wait
+  if limit > 0 then
+    local w, n, wait = count_in_minute(tonumber(l.rw), tonumber(l.rn), limit,
+      now)
+    if wait then return limited(wait) end
+    redis.call('HSET', lt_key(hash), 'rw', I(w), 'rn', I(n))
+  end
+  return nil, l, now
 end
 
 -- Appends a wallet movement of venue to the event log, in the step that

@@ -9,7 +9,16 @@
 -- ARGV[7] idle timeout (ms), ARGV[8] max lifetime (ms),
 -- ARGV[9] trust period (ms), ARGV[10] the caller's address
 -- ARGV[11] the operation; ARGV[12..] its arguments.
--- Returns {'OK', body JSON} | {'UNAUTHORIZED', message} | {'NOT_FOUND', message}.
+-- Returns {'OK', data...} | {'UNAUTHORIZED', message} | {'NOT_FOUND', message}:
+-- data, not JSON; src/handler_device.c renders every body. Times are ms
+-- since the epoch, and false (a null reply) stands for a field not set:
+--   SESSION  {id, device id, device name, ip, started, last, expires, login}
+--   DEVICE   {id, name, type, os, browser, ip, seen, created, trusted until
+--            (false unless trusted now)}, and for 'device' also
+--            {..., user agent, fingerprint}
+--   create {'OK', SESSION}            list, devices {'OK', {SESSION...}}
+--   heartbeat {'OK', new expiry}      device {'OK', DEVICE, {SESSION...}}
+--   trust {'OK', trusted until}       the others {'OK'}
 
 local now = now_ms()
 local IDLE = tonumber(ARGV[7])
@@ -44,10 +53,6 @@ local UDEV = K_DU .. UID .. ':devices'
 local function ds_key(id) return K_DS .. id end
 local function dd_key(id) return K_DD .. id end
 local function fp_key(fp) return K_DU .. UID .. ':fp:' .. fp end
-local function iso_or_null(ms)
-  if not ms or ms == '' then return cjson.null end
-  return iso(tonumber(ms))
-end
 
 -- A session of this user that is live now, or nil.
 local function live_session(id)
@@ -66,25 +71,23 @@ end
 if ARGV[3] ~= '' and not live_session(ARGV[3]) then return DENIED end
 redis.call('ZREMRANGEBYSCORE', USESS, '-inf', I(now))
 
-local function session_json(id, s)
+local function session_data(id, s)
   local name = redis.call('HGET', dd_key(s.device), 'name')
-  return {id = id, deviceId = s.device, deviceName = name or cjson.null,
-    ipAddress = s.ip, location = cjson.null,
-    startedAt = iso(tonumber(s.started)), lastActivity = iso(tonumber(s.last)),
-    expiresAt = iso(tonumber(s.expires)),
-    loginMethod = s.login ~= '' and s.login or cjson.null}
+  return {id, s.device, name or false, s.ip, s.started, s.last, s.expires,
+    s.login}
 end
 
-local function device_json(id, d)
+local function device_data(id, d, full)
   local trusted = d.trusted == '1' and d.trust_until ~= nil
     and tonumber(d.trust_until) > now
-  return {id = id, deviceName = d.name or cjson.null,
-    deviceType = d.type or cjson.null, os = d.os or cjson.null,
-    browser = d.browser or cjson.null, ipAddress = d.ip or cjson.null,
-    country = cjson.null, city = cjson.null, isTrusted = trusted,
-    trustLevel = trusted and 'trusted' or 'untrusted',
-    lastSeen = iso_or_null(d.seen), createdAt = iso_or_null(d.created),
-    trustExpiresAt = trusted and iso(tonumber(d.trust_until)) or cjson.null}
+  local out = {id, d.name or false, d.type or false, d.os or false,
+    d.browser or false, d.ip or false, d.seen or false, d.created or false,
+    trusted and d.trust_until}
+  if full then
+    out[10] = d.ua or false
+    out[11] = d.fp or false
+  end
+  return out
 end
 
 -- The live sessions of this user, optionally of one device only.
@@ -95,22 +98,10 @@ local function live_sessions(device)
   for _, id in ipairs(ids) do
     local s = live_session(id)
     if s and (not device or s.device == device) then
-      out[#out + 1] = session_json(id, s)
+      out[#out + 1] = session_data(id, s)
     end
   end
   return out
-end
-
--- Encodes {success = true, [field] = list}; an empty list stays an array.
-local function list_body(field, list)
-  if #list == 0 then return '{"success":true,"' .. field .. '":[]}' end
-  return cjson.encode({success = true, [field] = list})
-end
-
-local function message(text, extra)
-  local body = {success = true, message = text}
-  for k, v in pairs(extra or {}) do body[k] = v end
-  return {'OK', cjson.encode(body)}
 end
 
 local function end_session(id)
@@ -166,11 +157,10 @@ if op == 'create' then
     'started', I(now), 'last', I(now), 'expires', I(expires), 'login', login)
   redis.call('PEXPIREAT', ds_key(sid), I(expires))
   redis.call('ZADD', USESS, I(expires), sid)
-  return {'OK', cjson.encode({success = true,
-    session = session_json(sid, hgetall(ds_key(sid)))})}
+  return {'OK', session_data(sid, hgetall(ds_key(sid)))}
 
 elseif op == 'list' then
-  return {'OK', list_body('sessions', live_sessions(nil))}
+  return {'OK', live_sessions(nil)}
 
 elseif op == 'heartbeat' then
   local id = ARGV[12]
@@ -182,7 +172,7 @@ elseif op == 'heartbeat' then
   redis.call('PEXPIREAT', ds_key(id), I(expires))
   redis.call('ZADD', USESS, I(expires), id)
   redis.call('HSET', dd_key(s.device), 'seen', I(now), 'ip', IP)
-  return message('Session updated successfully', {newExpiry = iso(expires)})
+  return {'OK', I(expires)}
 
 elseif op == 'revoke' then
   local id = ARGV[12]
@@ -190,11 +180,11 @@ elseif op == 'revoke' then
     return {'NOT_FOUND', 'Session not found or expired'}
   end
   end_session(id)
-  return message('Session revoked successfully')
+  return {'OK'}
 
 elseif op == 'revoke_all' then
   for _, id in ipairs(redis.call('ZRANGE', USESS, 0, -1)) do end_session(id) end
-  return message('All sessions revoked successfully')
+  return {'OK'}
 
 elseif op == 'devices' then
   local ids = redis.call('SMEMBERS', UDEV)
@@ -202,24 +192,16 @@ elseif op == 'devices' then
   local out = {}
   for _, id in ipairs(ids) do
     local d = own_device(id)
-    if d then out[#out + 1] = device_json(id, d) end
+    if d then out[#out + 1] = device_data(id, d) end
     if #out >= LIST_MAX then break end
   end
-  return {'OK', list_body('devices', out)}
+  return {'OK', out}
 
 elseif op == 'device' then
   local id = ARGV[12]
   local d = own_device(id)
   if not d then return {'NOT_FOUND', 'Device not found'} end
-  local body = device_json(id, d)
-  body.userAgent = d.ua or cjson.null
-  body.deviceFingerprint = d.fp
-  -- An empty Lua table would encode as {}: write the list separately.
-  local sessions = live_sessions(id)
-  local list = #sessions == 0 and '[]' or cjson.encode(sessions)
-  local dev = cjson.encode(body)
-  return {'OK', '{"success":true,"device":' .. string.sub(dev, 1, -2)
-    .. ',"sessions":' .. list .. '}}'}
+  return {'OK', device_data(id, d, true), live_sessions(id)}
 
 elseif op == 'trust' then
   local dev = redis.call('GET', fp_key(ARGV[12]))
@@ -228,8 +210,7 @@ elseif op == 'trust' then
   end
   local until_ms = now + TRUST
   redis.call('HSET', dd_key(dev), 'trusted', '1', 'trust_until', I(until_ms))
-  return message('Device trusted successfully',
-    {trustExpiresAt = iso(until_ms)})
+  return {'OK', I(until_ms)}
 
 elseif op == 'untrust' then
   local id = ARGV[12]
@@ -237,7 +218,7 @@ elseif op == 'untrust' then
   redis.call('HSET', dd_key(id), 'trusted', '0')
   redis.call('HDEL', dd_key(id), 'trust_until')
   end_device_sessions(id)
-  return message('Device untrusted successfully')
+  return {'OK'}
 
 elseif op == 'delete' then
   local id = ARGV[12]
@@ -247,7 +228,7 @@ elseif op == 'delete' then
   redis.call('DEL', dd_key(id))
   if redis.call('GET', fp_key(d.fp)) == id then redis.call('DEL', fp_key(d.fp)) end
   redis.call('SREM', UDEV, id)
-  return message('Device removed successfully')
+  return {'OK'}
 end
 
 return {'BAD_REQUEST'}

@@ -2,15 +2,12 @@
 -- ARGV[1] API key hash, ARGV[2] game session id.
 -- Returns {'OK', play_sec} or {error code}.
 
-local game = auth_game(ARGV[1])
-if not game then return {'INVALID_API_KEY'} end
-local now = now_ms()
-local wait = over_limit('key', ARGV[1], LIMITS[1], 1000, now)
-if wait then return limited(wait) end
+local refused, game, _, now = open_game(ARGV[1])
+if refused then return refused end
 local id = ARGV[2]
 local s = load(id)
 if not s or s.game ~= game then return {'SESSION_NOT_FOUND'} end
-wait = session_over_limit(id, s, now)
+local wait = session_over_limit(id, s, now)
 if wait then return limited(wait) end
 if s.st == 'ended' then return {'ALREADY_ENDED'} end
 local over = settle_due(id, s, now)

@@ -3,11 +3,8 @@
 -- ARGV[4] id for the new game session, ARGV[5] OTT lifetime in ms.
 -- Returns {'INVALID_API_KEY'} | {'OK', 'REFUSED', reason} | {'OK', 'VALID', id}.
 
-local game, rate = auth_game(ARGV[1])
-if not game then return {'INVALID_API_KEY'} end
-local now = now_ms()
-local wait = over_limit('key', ARGV[1], LIMITS[1], 1000, now)
-if wait then return limited(wait) end
+local refused, game, rate, now = open_game(ARGV[1])
+if refused then return refused end
 local okey = K_OTT .. ARGV[2]
 local o = hgetall(okey)
 if not o then return {'OK', 'REFUSED', 'OTT_EXPIRED'} end

@@ -3,12 +3,9 @@
 -- ARGV[1] launcher token hash.
 -- Returns {'OK', ended game session id or false} or {'UNAUTHORIZED'}.
 
-local now = now_ms()
 local hash = ARGV[1]
-local l = launcher_by_token(hash, now)
-if not l then return {'UNAUTHORIZED'} end
-local wait = launcher_over_limit(hash, l, now)
-if wait then return limited(wait) end
+local refused, l, now = open_launcher(hash)
+if refused then return refused end
 local pk = pc_key(l.venue, l.pc)
 local ended = false
 local gs = redis.call('HGET', pk, 'gs')

@@ -3,12 +3,9 @@
 -- ARGV[4] how long the OTT's record is kept (ms).
 -- Returns {'OK'} or {error code}.
 
-local now = now_ms()
 local hash = ARGV[1]
-local l = launcher_by_token(hash, now)
-if not l then return {'UNAUTHORIZED'} end
-local wait = launcher_over_limit(hash, l, now)
-if wait then return limited(wait) end
+local refused, l, now = open_launcher(hash)
+if refused then return refused end
 if redis.call('HGET', K_GAME .. ARGV[2], F_GAME_ACTIVE) ~= '1' then
   return {'GAME_NOT_FOUND'}
 end

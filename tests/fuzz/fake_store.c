@@ -55,7 +55,8 @@ static const char *const fake_script_replies[SCRIPT_COUNT] = {
     "OK|#0",			  /* sweep */
     "OK",			  /* session_revoke */
     "OK",			  /* wallet_topup */
-    "OK|{\"success\":true}",	  /* device */
+    "OK|@s1,d1,Name,127.0.0.1,1700000000000,1700000000000,1700000001000,pw",
+    /* device: a SESSION, the shape every operation's first item may take */
     "OK|#3|1700000000000|#1700000001000|@started,5,ended:expired,2",
 };
 
