@@ -11,7 +11,7 @@
 
 #define BODY                                                                   \
 	"{\"success\":true,\"request_id\":\"req_0000000000000000\","           \
-	"\"data\":{\"result\":\"OK\",\"next_heartbeat_in\":120,"              \
+	"\"data\":{\"result\":\"OK\",\"next_heartbeat_in\":120,"               \
 	"\"play_duration_sec\":0}}"
 
 int main(void)

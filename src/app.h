@@ -97,7 +97,8 @@ int call_script(struct call *c, enum script_id id, int argc,
 const char *call_reply_str(const struct store_reply *r, size_t i, char *buf,
 			   size_t size);
 
-/* ---- Handlers ------------------------------------------------------------- */
+/* ---- Handlers -------------------------------------------------------------
+ */
 
 void handle_game_verify(struct call *c);
 void handle_game_heartbeat(struct call *c);

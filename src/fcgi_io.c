@@ -63,7 +63,9 @@ int fcgi_open_socket(const char *spec)
 		const char *path = spec + 5;
 
 		if (*path == '\0') {
-			fprintf(stderr, "heartbeat.fcgi: --socket unix: needs a path\n");
+			fprintf(
+			    stderr,
+			    "heartbeat.fcgi: --socket unix: needs a path\n");
 			return -1;
 		}
 		unlink(path);
@@ -85,7 +87,8 @@ int fcgi_open_socket(const char *spec)
 	return fd;
 }
 
-/* ---- FastCGI transport ---------------------------------------------------- */
+/* ---- FastCGI transport ----------------------------------------------------
+ */
 
 static const char *fcgi_param(void *ctx, const char *name)
 {
@@ -141,7 +144,8 @@ int fcgi_serve(struct app *app, int listen_fd)
 	return 0;
 }
 
-/* ---- CGI transport -------------------------------------------------------- */
+/* ---- CGI transport --------------------------------------------------------
+ */
 
 static const char *cgi_param(void *ctx, const char *name)
 {

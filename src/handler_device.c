@@ -62,7 +62,7 @@ static int device_authenticate(struct call *c, struct device_auth *a)
 	}
 	if (secret[0] == '\0' ||
 	    jwt_verify_hs256(auth, len, secret, strlen(secret), &claims) !=
-		    JWT_OK) {
+		JWT_OK) {
 		call_error(c, HB_UNAUTHORIZED, "Invalid or expired token");
 		return -1;
 	}
@@ -80,9 +80,8 @@ static int device_id_ok(const char *id)
 	size_t n = strlen(id);
 
 	return n > 0 && n <= DEVICE_ID_MAX &&
-	       strspn(id,
-		      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
-		      "0123456789-_") == n;
+	       strspn(id, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+			  "0123456789-_") == n;
 }
 
 /*

@@ -20,7 +20,8 @@ static int game_api_key(struct call *c, char keyhash[CRYPTO_SHA256_HEX])
 	const char *key = http_param(c->req, "HTTP_X_API_KEY");
 
 	if (key == NULL || *key == '\0') {
-		call_error(c, HB_INVALID_API_KEY, "the X-Api-Key header is required");
+		call_error(c, HB_INVALID_API_KEY,
+			   "the X-Api-Key header is required");
 		return -1;
 	}
 	crypto_sha256_hex(key, strlen(key), keyhash);
@@ -88,7 +89,8 @@ static void game_keepalive(struct call *c, const char *mode)
 	{
 		const char *argv[4] = {keyhash, id, user, mode};
 		const size_t lens[4] = {64, id_len, user_len, strlen(mode)};
-		if (call_script(c, SCRIPT_GAME_HEARTBEAT, 4, argv, lens, &r) != 0)
+		if (call_script(c, SCRIPT_GAME_HEARTBEAT, 4, argv, lens, &r) !=
+		    0)
 			return;
 	}
 	call_data_begin(c);

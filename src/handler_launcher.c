@@ -34,8 +34,7 @@ struct venue {
  * Loads a venue. Returns 1 when found, 0 when unknown, -1 after answering a
  * store error.
  */
-static int launcher_load_venue(struct call *c, const char *id,
-			       struct venue *v)
+static int launcher_load_venue(struct call *c, const char *id, struct venue *v)
 {
 	char key[LAUNCHER_VENUE_MAX + CONFIG_STR_MAX + 16];
 	const char *argv[4] = {"HMGET", key, "secret", "cidrs"};
@@ -47,8 +46,9 @@ static int launcher_load_venue(struct call *c, const char *id,
 	snprintf(key, sizeof key, "%svenue:%s", c->app->cfg->key_base, id);
 	res = store_command(c->app->store, 4, argv, NULL, &r);
 	if (res != STORE_OK) {
-		call_error(c, res == STORE_UNAVAILABLE ? HB_SERVICE_UNAVAILABLE
-						       : HB_INTERNAL_ERROR,
+		call_error(c,
+			   res == STORE_UNAVAILABLE ? HB_SERVICE_UNAVAILABLE
+						    : HB_INTERNAL_ERROR,
 			   NULL);
 		return -1;
 	}
@@ -112,8 +112,9 @@ void handle_launcher_start(struct call *c)
 	    strlen(venue_id) > LAUNCHER_VENUE_MAX || timestamp == NULL ||
 	    signature == NULL ||
 	    util_parse_int(timestamp, 0, INT64_MAX / 1000, &ts) != 0) {
-		call_error(c, HB_INVALID_SIGNATURE,
-			   "X-Venue-Id, X-Timestamp and X-Signature are required");
+		call_error(
+		    c, HB_INVALID_SIGNATURE,
+		    "X-Venue-Id, X-Timestamp and X-Signature are required");
 		return;
 	}
 	if (call_read_body(c, 0) != 0)
@@ -142,8 +143,8 @@ void handle_launcher_start(struct call *c)
 	if (call_string_field(c, "pc_id", &pc, &pc_len) != 0 ||
 	    call_string_field(c, "internal_ip", &ip, &ip_len) != 0)
 		goto done;
-	switch (json_body_object_text(c->body, "hardware", LAUNCHER_HARDWARE_MAX,
-				      &hw, &hw_len)) {
+	switch (json_body_object_text(c->body, "hardware",
+				      LAUNCHER_HARDWARE_MAX, &hw, &hw_len)) {
 	case JSON_FIELD_OK:
 		break;
 	case JSON_FIELD_MISSING:
@@ -168,11 +169,16 @@ void handle_launcher_start(struct call *c)
 	{
 		const char *argv[8] = {venue_id, pc,	    ip,	       hw,
 				       hash,	 signature, timestamp, window};
-		const size_t lens[8] = {strlen(venue_id), pc_len,
-					ip_len,		  hw_len,
-					64,		  strlen(signature),
-					strlen(timestamp), strlen(window)};
-		if (call_script(c, SCRIPT_LAUNCHER_START, 8, argv, lens, &r) != 0)
+		const size_t lens[8] = {strlen(venue_id),
+					pc_len,
+					ip_len,
+					hw_len,
+					64,
+					strlen(signature),
+					strlen(timestamp),
+					strlen(window)};
+		if (call_script(c, SCRIPT_LAUNCHER_START, 8, argv, lens, &r) !=
+		    0)
 			goto done;
 	}
 	call_data_begin(c);
@@ -185,7 +191,8 @@ void handle_launcher_start(struct call *c)
 	for (size_t i = 1; i + 1 < store_reply_count(r); i += 2) {
 		size_t glen, nlen;
 		const char *g = store_reply_str(store_reply_at(r, i), &glen);
-		const char *n = store_reply_str(store_reply_at(r, i + 1), &nlen);
+		const char *n =
+		    store_reply_str(store_reply_at(r, i + 1), &nlen);
 
 		jw_object_begin(&c->resp->body);
 		jw_key(&c->resp->body, "game_id");
@@ -280,7 +287,8 @@ void handle_launcher_ott(struct call *c)
 		 (long long)c->app->cfg->ott_record_sec * 1000);
 	{
 		const char *argv[4] = {hash, game, ott, keep};
-		const size_t lens[4] = {64, game_len, strlen(ott), strlen(keep)};
+		const size_t lens[4] = {64, game_len, strlen(ott),
+					strlen(keep)};
 		if (call_script(c, SCRIPT_LAUNCHER_OTT, 4, argv, lens, &r) != 0)
 			return;
 	}

@@ -69,7 +69,8 @@ static int json_finite(json_object *v)
 	}
 }
 
-/* Whether len bytes are valid UTF-8 (no overlongs, surrogates or > U+10FFFF). */
+/* Whether len bytes are valid UTF-8 (no overlongs, surrogates or > U+10FFFF).
+ */
 static int json_valid_utf8(const unsigned char *s, size_t len)
 {
 	size_t i = 0;
@@ -142,8 +143,8 @@ int json_body_parse(const char *buf, size_t len, struct json_body **out,
 		enum json_tokener_error e = json_tokener_get_error(tok);
 		snprintf(err, errlen, "%s",
 			 e == json_tokener_error_depth
-				 ? "the body is nested too deeply"
-				 : "the body is not valid JSON");
+			     ? "the body is nested too deeply"
+			     : "the body is not valid JSON");
 		json_tokener_free(tok);
 		return -1;
 	}
@@ -249,13 +250,14 @@ enum json_field json_body_object_text(const struct json_body *b,
 	if (!json_object_is_type(v, json_type_object))
 		return JSON_FIELD_WRONG_TYPE;
 	*out = json_object_to_json_string_length(
-		v, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE, len);
+	    v, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE, len);
 	if (*out == NULL || *len > maxlen)
 		return JSON_FIELD_BAD_VALUE;
 	return JSON_FIELD_OK;
 }
 
-/* ---- Bodies out ----------------------------------------------------------- */
+/* ---- Bodies out -----------------------------------------------------------
+ */
 
 void jw_init(struct jw *w)
 {

@@ -59,7 +59,8 @@ enum json_field json_body_object_text(const struct json_body *b,
 				      const char *name, size_t maxlen,
 				      const char **out, size_t *len);
 
-/* ---- Bodies out ----------------------------------------------------------- */
+/* ---- Bodies out -----------------------------------------------------------
+ */
 
 /* The deepest nesting the writer tracks. */
 #define JW_MAX_DEPTH 8

@@ -18,6 +18,6 @@ int log_enabled(enum log_level level);
  * newline, in one write so lines of several workers do not interleave.
  */
 void log_line(enum log_level level, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+    __attribute__((format(printf, 2, 3)));
 
 #endif

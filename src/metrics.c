@@ -34,15 +34,17 @@ int metrics_init(const char *path, char *err, size_t errlen)
 		struct stat sb;
 
 		if (fd < 0) {
-			snprintf(err, errlen, "HB_METRICS_FILE: cannot open %s: %s",
-				 path, strerror(errno));
+			snprintf(err, errlen,
+				 "HB_METRICS_FILE: cannot open %s: %s", path,
+				 strerror(errno));
 			return -1;
 		}
 		if (fstat(fd, &sb) != 0 ||
 		    ((size_t)sb.st_size < sizeof *metrics_map &&
 		     ftruncate(fd, sizeof *metrics_map) != 0)) {
-			snprintf(err, errlen, "HB_METRICS_FILE: cannot size %s: %s",
-				 path, strerror(errno));
+			snprintf(err, errlen,
+				 "HB_METRICS_FILE: cannot size %s: %s", path,
+				 strerror(errno));
 			close(fd);
 			return -1;
 		}
@@ -51,7 +53,8 @@ int metrics_init(const char *path, char *err, size_t errlen)
 		close(fd);
 	}
 	if (p == MAP_FAILED) {
-		snprintf(err, errlen, "metrics: mmap failed: %s", strerror(errno));
+		snprintf(err, errlen, "metrics: mmap failed: %s",
+			 strerror(errno));
 		return -1;
 	}
 	metrics_map = p;

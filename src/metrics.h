@@ -15,7 +15,10 @@
 /* The most routes counted apart; higher indexes share the last slot. */
 #define METRICS_ROUTES 32
 /* Upper bounds of the latency histogram's buckets, in milliseconds. */
-#define METRICS_LATENCY_BUCKETS_MS {1, 2, 5, 10, 25, 50, 100, 250, 500, 1000, 2500}
+#define METRICS_LATENCY_BUCKETS_MS                                             \
+	{                                                                      \
+		1, 2, 5, 10, 25, 50, 100, 250, 500, 1000, 2500                 \
+	}
 #define METRICS_LATENCY_BUCKETS 11
 
 enum metrics_counter {

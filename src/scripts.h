@@ -27,7 +27,7 @@ enum script_id {
 #define SCRIPT_ENUM(id, file) id,
 	SCRIPT_TABLE(SCRIPT_ENUM)
 #undef SCRIPT_ENUM
-	SCRIPT_COUNT
+	    SCRIPT_COUNT
 };
 
 struct script_def {

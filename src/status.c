@@ -14,7 +14,7 @@ struct status_row {
 
 static const struct status_row status_rows[HB_STATUS_COUNT] = {
 #define HB_STATUS_ROW(name, code, http, phrase, msg) {code, http, phrase, msg},
-	HB_STATUS_TABLE(HB_STATUS_ROW)
+    HB_STATUS_TABLE(HB_STATUS_ROW)
 #undef HB_STATUS_ROW
 };
 

@@ -286,8 +286,7 @@ static int store_conn_closed(const struct store_conn *c)
  */
 static int store_reopen_if_closed(struct store *st, struct store_conn *c)
 {
-	if (c->pending > 0 || c->tx || st->connecting ||
-	    !store_conn_closed(c))
+	if (c->pending > 0 || c->tx || st->connecting || !store_conn_closed(c))
 		return 0;
 	log_line(LOG_DEBUG, "event=redis_closed_while_idle");
 	store_disconnect(st, c);

@@ -57,7 +57,8 @@ static void worker_default_config(void)
 	path[n] = '\0';
 	slash = strrchr(path, '/');
 	if (slash == NULL ||
-	    (size_t)(slash + 1 - path) + sizeof WORKER_LOCAL_CONFIG > sizeof path)
+	    (size_t)(slash + 1 - path) + sizeof WORKER_LOCAL_CONFIG >
+		sizeof path)
 		return;
 	strcpy(slash + 1, WORKER_LOCAL_CONFIG);
 	/*
@@ -171,7 +172,8 @@ static int worker_supervise(const struct config *cfg, int listen_fd, int n)
 			kids[i] = -1;
 			if (fcgi_stopping())
 				break;
-			log_line(LOG_WARN, "event=worker_exited worker_pid=%d status=%d",
+			log_line(LOG_WARN,
+				 "event=worker_exited worker_pid=%d status=%d",
 				 (int)pid, status);
 			/* Restarting in a tight loop helps nobody. */
 			{
@@ -204,9 +206,11 @@ int main(int argc, char **argv)
 		if (strcmp(argv[i], "--socket") == 0 && i + 1 < argc) {
 			socket_spec = argv[++i];
 		} else if (strcmp(argv[i], "--workers") == 0 && i + 1 < argc) {
-			if (util_parse_int(argv[++i], 1, WORKER_MAX, &workers) != 0) {
+			if (util_parse_int(argv[++i], 1, WORKER_MAX,
+					   &workers) != 0) {
 				fprintf(stderr,
-					"heartbeat.fcgi: --workers must be 1 to %d\n",
+					"heartbeat.fcgi: --workers must be 1 "
+					"to %d\n",
 					WORKER_MAX);
 				return WORKER_EXIT_USAGE;
 			}
@@ -224,7 +228,8 @@ int main(int argc, char **argv)
 	}
 	worker_default_config();
 	if (config_load_env(&cfg, err, sizeof err) != 0) {
-		fprintf(stderr, "heartbeat.fcgi: configuration error: %s\n", err);
+		fprintf(stderr, "heartbeat.fcgi: configuration error: %s\n",
+			err);
 		return WORKER_EXIT_CONFIG;
 	}
 	if (check_only) {
@@ -239,7 +244,8 @@ int main(int argc, char **argv)
 	}
 	log_set_level(cfg.log_level);
 	if (metrics_init(cfg.metrics_file, err, sizeof err) != 0) {
-		fprintf(stderr, "heartbeat.fcgi: configuration error: %s\n", err);
+		fprintf(stderr, "heartbeat.fcgi: configuration error: %s\n",
+			err);
 		return WORKER_EXIT_CONFIG;
 	}
 

@@ -451,9 +451,9 @@ END_TEST
 
 START_TEST(cluster_is_a_host_port_list_exclusive_of_sentinels)
 {
-	static const char *const both[] = {
-	    "HB_REDIS_CLUSTER", "10.0.0.1:7000", "HB_REDIS_SENTINELS",
-	    "10.0.0.1:26379", NULL};
+	static const char *const both[] = {"HB_REDIS_CLUSTER", "10.0.0.1:7000",
+					   "HB_REDIS_SENTINELS",
+					   "10.0.0.1:26379", NULL};
 	static const char *const with_db[] = {
 	    "HB_REDIS_CLUSTER", "10.0.0.1:7000", "HB_REDIS_DB", "2", NULL};
 
