@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * noop.c - the FastCGI ceiling of bench/run: a libfcgi responder that reads
  * each request's body and answers a fixed heartbeat-shaped JSON, touching

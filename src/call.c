@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * call.c - what every handler needs: envelopes, body parsing, script calls.
  */

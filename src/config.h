@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * config.h - settings, read once at start-up from the environment and an
  * optional file. A bad value stops the program at start with a message naming

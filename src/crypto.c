@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * crypto.c - SHA-256 (FIPS 180-4), HMAC-SHA256 (RFC 2104), random bytes from
  * the kernel (getrandom(2)) and constant-time comparison. Small enough to

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * ctl_game.c - heartbeatctl game: the games sessions are billed for, each a
  * hash game:<id> {name, rate (millicoins/hour), active, created} listed in

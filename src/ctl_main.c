@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * ctl_main.c - heartbeatctl: finds the command in the table, splits its
  * arguments, loads the settings, and runs it against the store.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * ctl_session.c - heartbeatctl session, sweep and events: the game sessions
  * (read with the session_get script: live ones are fields of bucket hashes,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * fcgi_io.c - the accept loop. The only module that includes fcgiapp.h.
  */

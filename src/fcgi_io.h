@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * fcgi_io.h - the transport: FastCGI through libfcgi (on fd 0 or a socket of
  * our own) and plain CGI, and the signals that stop a worker cleanly.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * fcgi_loop.c - many FastCGI connections per process, on epoll.
  *

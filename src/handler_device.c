@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * handler_device.c - the device-session API (Flashback-compatible): bearer
  * authentication (HS256 JWT or an opaque token), then one script call whose

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * handler_game.c - the game-session API: verify, heartbeat, check, end.
  * Each is one script call; the rules live in src/lua/game_*.lua.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * handler_launcher.c - the launcher API of the PC side: a signed start, then
  * heartbeats, OTTs and the end under a bearer token.

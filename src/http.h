@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * http.h - one HTTP request as the web server hands it over (CGI-style
  * parameters and a body stream), and the response built up and written once.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * json.h - request bodies in (parsed with json-c, the only module that
  * includes it) and response bodies out (a small writer with escaping).

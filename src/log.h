@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * log.h - one line per event on stderr (the web server's error log), as
  * key=value pairs. Never pass a secret to these functions.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * metrics.c - the shared counters. Updates are relaxed atomic additions, so
  * processes never lock each other out.

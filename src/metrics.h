@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * metrics.h - counters shared by every worker process of a host, kept in a
  * shared memory mapping: anonymous (shared by the processes one

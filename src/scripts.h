@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * scripts.h - the Lua scripts that hold the session rules. Their sources are
  * the files in src/lua/, embedded at build time by lua2c.sh (each prefixed with

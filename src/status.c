@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * status.c - lookups generated from HB_STATUS_TABLE.
  */

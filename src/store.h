@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * store.h - the session store: one Redis connection per process (with a
  * Redis Cluster, one per node it uses), the Lua scripts loaded on it, and

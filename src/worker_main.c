@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * worker_main.c - heartbeat.fcgi: the FastCGI (or CGI) worker.
  *

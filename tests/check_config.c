@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * check_config.c - unit tests of config.h: the defaults of the README's
  * table, every integer setting's bounds, the string settings' checks, the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * check_json.c - unit tests of json.h: request bodies parsed under the
  * limits of docs/API.md, typed field access, and the jw_* response writer.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * check_util.c - unit tests of the small modules every other one uses:
  * util (numbers, time, hex), status (the status table), cidr (address

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * fake_store.c - stand-ins for src/store_redis.c and src/log.c, linked into
  * fuzz_app ahead of libhb.a so that neither of those modules is pulled in:

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: BSD-3-Clause
 """test_cluster.py - the service on a Redis Cluster: three masters with a
 replica each on loopback (redis-cli --cluster create), the workers and
 heartbeatctl given only seed nodes. The whole flow runs against it, with

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: BSD-3-Clause
 """test_faults.py - the error answers of the game-session and launcher APIs:
 unknown paths and methods, malformed bodies, sizes and content types, rate
 limits, and Redis going away and coming back under the same workers.

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: BSD-3-Clause
 """test_ops.py - operations: /metrics (content, and the Prometheus text
 format by a strict parser and by promtool check metrics), /healthz,
 heartbeatctl pause and resume, and Redis Sentinel: a master, a replica and three sentinels on
