@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * store_redis.c - the Redis connection, script loading and calls. The only
  * module that includes hiredis. Uses only API common to hiredis 0.14 and 1.x.

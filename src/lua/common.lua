@@ -1,3 +1,4 @@
+-- SPDX-License-Identifier: BSD-3-Clause
 -- common.lua: prepended to every script at build time, after a line that
 -- names the script (local SCRIPT = 'game_heartbeat', say). The store loads
 -- each script with its settings put before that line, as constants:

@@ -1,3 +1,4 @@
+-- SPDX-License-Identifier: BSD-3-Clause
 -- wallet_topup.lua: adds millicoins to a venue's wallet.
 -- ARGV[1] venue id, ARGV[2] millicoins (> 0).
 -- Returns {'OK', balance} or {'NOT_FOUND'}.
