@@ -10,12 +10,13 @@
 #include "app.h"
 #include "cidr.h"
 #include "metrics.h"
+#include "version.h"
 
 /*
  * 200 while the Redis the store routes to answers ROLE as a master; 503
  * with Retry-After when it is unreachable or not a master (it would refuse
  * writes). The body names the mode (standalone, sentinel, cluster) and the
- * role seen.
+ * role seen, and the release this worker runs.
  */
 void handle_healthz(struct call *c)
 {
@@ -52,6 +53,8 @@ void handle_healthz(struct call *c)
 	jw_key(w, "role");
 	jw_string(w, role); /* NULL: null */
 	jw_object_end(w);
+	jw_key(w, "version");
+	jw_string(w, version_release());
 	jw_object_end(w);
 }
 
@@ -100,6 +103,12 @@ static void ops_local_metrics(struct jw *w)
 	if (m == NULL)
 		return;
 	metrics_snapshot(m);
+	ops_printf(w,
+		   "# HELP heartbeat_build_info The release and git revision "
+		   "of this worker; always 1.\n"
+		   "# TYPE heartbeat_build_info gauge\n"
+		   "heartbeat_build_info{version=\"%s\",revision=\"%s\"} 1\n",
+		   version_release(), version_revision());
 	ops_printf(w, "# HELP heartbeat_requests_total Requests answered, by "
 		      "route and status.\n"
 		      "# TYPE heartbeat_requests_total counter\n");

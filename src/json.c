@@ -447,3 +447,8 @@ void jw_raw(struct jw *w, const char *json, size_t len)
 	jw_before_value(w);
 	jw_put(w, json, len);
 }
+
+const char *json_lib_version(void)
+{
+	return json_c_version();
+}

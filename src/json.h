@@ -99,4 +99,10 @@ void jw_raw(struct jw *w, const char *json, size_t len);
 /* Appends text outside any JSON structure (for non-JSON bodies). */
 void jw_text(struct jw *w, const char *text, size_t len);
 
+/*
+ * The version of json-c linked in, as the library reports it at run time.
+ * Static storage.
+ */
+const char *json_lib_version(void);
+
 #endif

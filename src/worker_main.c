@@ -11,6 +11,8 @@
  *                                       from an event loop, with Redis
  *                                       commands pipelined (fcgi_loop.c)
  *   heartbeat.fcgi --check-config       validate the settings and exit
+ *   heartbeat.fcgi --version            print the release, the git revision
+ *                                       and the libraries' versions
  */
 #include <errno.h>
 #include <signal.h>
@@ -28,6 +30,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "util.h"
+#include "version.h"
 
 /* The most worker processes one parent runs. */
 #define WORKER_MAX 256
@@ -94,6 +97,7 @@ static void worker_usage(FILE *out)
 	fprintf(out,
 		"usage: heartbeat.fcgi [--socket unix:PATH|tcp:HOST:PORT] "
 		"[--workers N] [--event-loop] [--check-config]\n"
+		"       heartbeat.fcgi --version | --help\n"
 		"Settings come from HB_* environment variables and the file "
 		"named by HB_CONFIG_FILE\n(default: heartbeat.conf next to "
 		"this program, if it exists).\n");
@@ -219,6 +223,10 @@ int main(int argc, char **argv)
 			worker_mode = WORKER_EVENT_LOOP;
 		} else if (strcmp(argv[i], "--check-config") == 0) {
 			check_only = 1;
+		} else if (strcmp(argv[i], "--version") == 0) {
+			version_print(stdout, "heartbeat.fcgi",
+				      VERSION_LIBS_WORKER);
+			return 0;
 		} else if (strcmp(argv[i], "--help") == 0) {
 			worker_usage(stdout);
 			return 0;
