@@ -225,8 +225,8 @@ def test_every_script_runs_on_a_cluster_in_one_slot(svc):
 
 
 def migrate_slot(svc, load, src, dst):
-    """Moves the service's slot from master src to master dst as the README
-    says: heartbeatctl pause, then CLUSTER SETSLOT and MIGRATE in batches,
+    """Moves the service's slot from master src to master dst as
+    docs/operations.md says: heartbeatctl pause, then CLUSTER SETSLOT and MIGRATE in batches,
     the anchor key last, SETSLOT NODE on the importing node first, and
     heartbeatctl resume; with pauses between steps so the load meets every
     state. Returns the statuses of the requests made while paused."""
