@@ -819,7 +819,7 @@ static int store_error_is_cluster_down(const char *msg)
 /*
  * A script stopped by the cluster before it ran a command on a key of a
  * slot being migrated that is not here (any more). (Writes the script made
- * before that command stay: see heartbeatctl pause in the README.)
+ * before that command stay: see heartbeatctl pause in docs/operations.md.)
  */
 static int store_error_is_migrating(const char *msg)
 {

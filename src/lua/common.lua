@@ -15,7 +15,7 @@
 --   KEYS[1]  the anchor: routes the script (every key shares its hash tag)
 --            and exists while any key of the service does, so that on a
 --            Redis Cluster whose slot is being migrated the script goes
---            where the anchor is (see the README, Redis Cluster). Its value
+--            where the anchor is (see docs/operations.md, Redis Cluster). Its value
 --            is '1', or 'paused' (heartbeatctl pause): then every script
 --            stops before touching anything else, with a TRYAGAIN error
 --            (503), so that no script runs half-way while keys move; all
@@ -76,7 +76,7 @@ end
 local function gs_key(id) return B .. 'gs:' .. id end
 -- A live game session is one field of a shared hash, its bucket, named by the
 -- id's last three characters (4,096 buckets for the service's ids): a key of
--- its own would cost about 150 bytes more (see the README, Performance).
+-- its own would cost about 150 bytes more (see docs/performance.md).
 local function gsb_key(id) return B .. 'gsb:' .. string.sub(id, -3) end
 local function lt_key(hash) return B .. 'lt:' .. hash end
 local function pc_key(venue, pc) return B .. 'pc:' .. venue .. ':' .. pc end
