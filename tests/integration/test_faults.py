@@ -303,8 +303,8 @@ def test_every_answer_carries_request_id_header(svc):
         ids.add(rid)
     assert len(ids) == len(answers)
     r = svc.request("GET", "/healthz")
-    assert r.status == 200 and r.json == {
-        "status": "ok", "redis": {"mode": "standalone", "role": "master"}}, r
+    assert r.status == 200 and r.json["status"] == "ok" and r.json[
+        "redis"] == {"mode": "standalone", "role": "master"}, r
     assert r.header("X-Request-Id"), r.headers
 
 
@@ -440,8 +440,8 @@ def test_redis_down_is_503_with_retry_after(svc):
         assert r.header("Retry-After") == "1", r.headers
     r = svc.request("GET", "/healthz")
     assert r.status == 503 and r.header("Retry-After") == "1", r
-    assert r.json == {"status": "unavailable",
-                      "redis": {"mode": "standalone", "role": None}}, r
+    assert r.json["status"] == "unavailable" and r.json["redis"] == {
+        "mode": "standalone", "role": None}, r
 
 
 @settings(HB_RETRY_AFTER_SEC=7)
