@@ -1,3 +1,4 @@
+-- SPDX-License-Identifier: BSD-3-Clause
 -- heartbeat.lua - wrk script: PATCH /v1/game/session/heartbeat for random
 -- live game sessions, with the real JSON body and X-Api-Key header.
 --

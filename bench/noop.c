@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * noop.c - the FastCGI ceiling of bench/run: a libfcgi responder that reads
  * each request's body and answers a fixed heartbeat-shaped JSON, touching
@@ -11,7 +12,7 @@
 
 #define BODY                                                                   \
 	"{\"success\":true,\"request_id\":\"req_0000000000000000\","           \
-	"\"data\":{\"result\":\"OK\",\"next_heartbeat_in\":120,"              \
+	"\"data\":{\"result\":\"OK\",\"next_heartbeat_in\":120,"               \
 	"\"play_duration_sec\":0}}"
 
 int main(void)

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * app.c - the route table and the life of one request.
  */
@@ -23,31 +24,30 @@ struct route {
 
 /* One row per endpoint; a path may appear once per method. */
 static const struct route routes[] = {
-	{"POST", "/v1/game/session/verify", handle_game_verify, API_PLAYWAVE},
-	{"PATCH", "/v1/game/session/heartbeat", handle_game_heartbeat,
-	 API_PLAYWAVE},
-	{"POST", "/v1/game/session/check", handle_game_check, API_PLAYWAVE},
-	{"DELETE", "/v1/game/session/end", handle_game_end, API_PLAYWAVE},
-	{"POST", "/v1/launcher/session", handle_launcher_start, API_PLAYWAVE},
-	{"DELETE", "/v1/launcher/session", handle_launcher_end, API_PLAYWAVE},
-	{"PATCH", "/v1/launcher/heartbeat", handle_launcher_heartbeat,
-	 API_PLAYWAVE},
-	{"POST", "/v1/launcher/ott", handle_launcher_ott, API_PLAYWAVE},
-	{"GET", "/healthz", handle_healthz, API_PLAYWAVE},
-	{"GET", "/metrics", handle_metrics, API_PLAYWAVE},
-	{"POST", "/sessions", handle_device_session_create, API_FLASHBACK},
-	{"GET", "/sessions", handle_device_session_list, API_FLASHBACK},
-	{"POST", "/sessions/revoke-all", handle_device_session_revoke_all,
-	 API_FLASHBACK},
-	{"POST", "/sessions/*/heartbeat", handle_device_session_heartbeat,
-	 API_FLASHBACK},
-	{"POST", "/sessions/*/revoke", handle_device_session_revoke,
-	 API_FLASHBACK},
-	{"GET", "/devices", handle_device_list, API_FLASHBACK},
-	{"POST", "/devices/trust", handle_device_trust, API_FLASHBACK},
-	{"GET", "/devices/*", handle_device_get, API_FLASHBACK},
-	{"DELETE", "/devices/*", handle_device_delete, API_FLASHBACK},
-	{"POST", "/devices/*/untrust", handle_device_untrust, API_FLASHBACK},
+    {"POST", "/v1/game/session/verify", handle_game_verify, API_PLAYWAVE},
+    {"PATCH", "/v1/game/session/heartbeat", handle_game_heartbeat,
+     API_PLAYWAVE},
+    {"POST", "/v1/game/session/check", handle_game_check, API_PLAYWAVE},
+    {"DELETE", "/v1/game/session/end", handle_game_end, API_PLAYWAVE},
+    {"POST", "/v1/launcher/session", handle_launcher_start, API_PLAYWAVE},
+    {"DELETE", "/v1/launcher/session", handle_launcher_end, API_PLAYWAVE},
+    {"PATCH", "/v1/launcher/heartbeat", handle_launcher_heartbeat,
+     API_PLAYWAVE},
+    {"POST", "/v1/launcher/ott", handle_launcher_ott, API_PLAYWAVE},
+    {"GET", "/healthz", handle_healthz, API_PLAYWAVE},
+    {"GET", "/metrics", handle_metrics, API_PLAYWAVE},
+    {"POST", "/sessions", handle_device_session_create, API_FLASHBACK},
+    {"GET", "/sessions", handle_device_session_list, API_FLASHBACK},
+    {"POST", "/sessions/revoke-all", handle_device_session_revoke_all,
+     API_FLASHBACK},
+    {"POST", "/sessions/*/heartbeat", handle_device_session_heartbeat,
+     API_FLASHBACK},
+    {"POST", "/sessions/*/revoke", handle_device_session_revoke, API_FLASHBACK},
+    {"GET", "/devices", handle_device_list, API_FLASHBACK},
+    {"POST", "/devices/trust", handle_device_trust, API_FLASHBACK},
+    {"GET", "/devices/*", handle_device_get, API_FLASHBACK},
+    {"DELETE", "/devices/*", handle_device_delete, API_FLASHBACK},
+    {"POST", "/devices/*/untrust", handle_device_untrust, API_FLASHBACK},
 };
 
 #define ROUTE_COUNT (sizeof routes / sizeof routes[0])
@@ -123,9 +123,9 @@ static handler_fn app_route(struct call *c)
 				c->route = (int)i;
 				return routes[i].handler;
 			}
-			alen += (size_t)snprintf(allow + alen, sizeof allow - alen,
-						 "%s%s", alen ? ", " : "",
-						 routes[i].method);
+			alen += (size_t)snprintf(
+			    allow + alen, sizeof allow - alen, "%s%s",
+			    alen ? ", " : "", routes[i].method);
 		}
 	}
 	if (alen > 0) {

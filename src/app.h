@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * app.h - the application: routes one request to its handler (handlers.h),
  * which checks the input, runs one script in the store and renders the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * call.c - what every handler needs: envelopes, body parsing, script calls.
  */
@@ -22,8 +23,8 @@ void call_error(struct call *c, enum hb_status st, const char *msg)
 		char secs[24];
 		snprintf(secs, sizeof secs, "%lld",
 			 (long long)(c->retry_after > 0
-					     ? c->retry_after
-					     : c->app->cfg->retry_after_sec));
+					 ? c->retry_after
+					 : c->app->cfg->retry_after_sec));
 		http_response_header(c->resp, "Retry-After", secs);
 	}
 	if (c->flashback) {
@@ -87,8 +88,8 @@ int call_read_body(struct call *c, int optional)
 	if (st != HB_OK) {
 		call_error(c, st,
 			   st == HB_BAD_REQUEST
-				   ? "the body is shorter than its Content-Length"
-				   : NULL);
+			       ? "the body is shorter than its Content-Length"
+			       : NULL);
 		return -1;
 	}
 	if (c->req->body_len == 0 && optional) {
@@ -198,7 +199,8 @@ int call_script(struct call *c, enum script_id id, int argc,
 		return -1;
 	}
 	if (res != STORE_OK) {
-		log_line(LOG_ERROR, "event=store_error rid=%s script=%s err=\"%s\"",
+		log_line(LOG_ERROR,
+			 "event=store_error rid=%s script=%s err=\"%s\"",
 			 c->req->request_id, script_defs[id].name,
 			 store_last_error(c->app->store));
 		call_error(c, HB_INTERNAL_ERROR, NULL);
@@ -211,13 +213,15 @@ int call_script(struct call *c, enum script_id id, int argc,
 	}
 	if (code == NULL || hb_status_from_code(code, len, &st) != 0 ||
 	    st == HB_OK) {
-		log_line(LOG_ERROR, "event=script_reply rid=%s script=%s "
-				    "err=\"unexpected reply\"",
+		log_line(LOG_ERROR,
+			 "event=script_reply rid=%s script=%s "
+			 "err=\"unexpected reply\"",
 			 c->req->request_id, script_defs[id].name);
 		st = HB_INTERNAL_ERROR;
 	}
 	{
-		/* A script may give the client-facing message after the code. */
+		/* A script may give the client-facing message after the code.
+		 */
 		char msg[CALL_MESSAGE_MAX];
 		call_reply_str(r, 1, msg, sizeof msg);
 		if (st == HB_RATE_LIMITED)

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * call.h - one request in hand, and the helpers every handler shares
  * (call.c): error answers, the data envelope, the body, script calls.

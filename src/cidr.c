@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * cidr.c - parsing and matching of address ranges.
  */
@@ -22,8 +23,8 @@ static int cidr_parse_addr(const char *text, int *family,
 		return 0;
 	}
 	if (inet_pton(AF_INET6, text, addr) == 1) {
-		static const unsigned char mapped[12] = {0, 0, 0, 0, 0,    0,
-							 0, 0, 0, 0, 0xff, 0xff};
+		static const unsigned char mapped[12] = {
+		    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
 		/* An IPv4-mapped IPv6 address is the IPv4 address. */
 		if (memcmp(addr, mapped, sizeof mapped) == 0) {
 			memmove(addr, addr + 12, 4);
@@ -124,7 +125,8 @@ int cidr_list_contains(const struct cidr_list *list, const char *addr)
 		if (memcmp(a, c->addr, (size_t)full) != 0)
 			continue;
 		if (rest != 0) {
-			unsigned char mask = (unsigned char)(0xff << (8 - rest));
+			unsigned char mask =
+			    (unsigned char)(0xff << (8 - rest));
 			if ((a[full] & mask) != c->addr[full])
 				continue;
 		}

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * cidr.h - IPv4 and IPv6 address ranges ("10.0.0.0/8", "2001:db8::/32").
  */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * config.c - table-driven settings with one checked parser per kind.
  */
@@ -70,7 +71,8 @@ static int config_read_file(const char *path, struct file_settings *fs,
 	for (;;) {
 		char *eq, *name, *value;
 
-		/* fgets writes the last byte only when a line fills the buffer. */
+		/* fgets writes the last byte only when a line fills the buffer.
+		 */
 		line[sizeof line - 1] = 'x';
 		if (fgets(line, sizeof line, f) == NULL)
 			break;
@@ -91,8 +93,9 @@ static int config_read_file(const char *path, struct file_settings *fs,
 			continue;
 		eq = strchr(name, '=');
 		if (eq == NULL) {
-			snprintf(err, errlen, "HB_CONFIG_FILE: %s:%d: not KEY=VALUE",
-				 path, lineno);
+			snprintf(err, errlen,
+				 "HB_CONFIG_FILE: %s:%d: not KEY=VALUE", path,
+				 lineno);
 			goto fail;
 		}
 		*eq = '\0';
@@ -150,8 +153,8 @@ static int config_check_hostports(const char *text)
 
 		colon = memrchr(p, ':', len);
 		if (colon == NULL || colon == p ||
-		    util_parse_int64(colon + 1, len - (size_t)(colon + 1 - p), 1,
-				     65535, &port) != 0)
+		    util_parse_int64(colon + 1, len - (size_t)(colon + 1 - p),
+				     1, 65535, &port) != 0)
 			return -1;
 		p += len;
 		if (*p == ',' && *++p == '\0')
@@ -206,8 +209,9 @@ static int config_validate(struct config *cfg, char *err, size_t errlen)
 	}
 	if (cfg->redis_sentinels[0] != '\0' &&
 	    config_check_hostports(cfg->redis_sentinels) != 0) {
-		snprintf(err, errlen,
-			 "HB_REDIS_SENTINELS: must be HOST:PORT[,HOST:PORT...]");
+		snprintf(
+		    err, errlen,
+		    "HB_REDIS_SENTINELS: must be HOST:PORT[,HOST:PORT...]");
 		return -1;
 	}
 	if (cfg->redis_cluster[0] != '\0' &&
@@ -232,8 +236,8 @@ static int config_validate(struct config *cfg, char *err, size_t errlen)
 			 "HB_REDIS_HOST: empty (set it or HB_REDIS_SOCKET)");
 		return -1;
 	}
-	snprintf(cfg->key_base, sizeof cfg->key_base, "%s{%s}:",
-		 cfg->key_prefix, cfg->key_tag);
+	snprintf(cfg->key_base, sizeof cfg->key_base,
+		 "%s{%s}:", cfg->key_prefix, cfg->key_tag);
 	return 0;
 }
 

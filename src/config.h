@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * config.h - settings, read once at start-up from the environment and an
  * optional file. A bad value stops the program at start with a message naming
@@ -41,7 +42,7 @@
 	X(jwt_leeway_sec, "HB_JWT_LEEWAY_SEC", 30, 0, 3600)                    \
 	X(device_idle_sec, "HB_DEVICE_IDLE_SEC", 1800, 1, 31536000)            \
 	X(device_max_sec, "HB_DEVICE_MAX_SEC", 2592000, 1, 31536000)           \
-	X(device_trust_sec, "HB_DEVICE_TRUST_SEC", 2592000, 1, 31536000)      \
+	X(device_trust_sec, "HB_DEVICE_TRUST_SEC", 2592000, 1, 31536000)       \
 	X(ledger_batch, "HB_LEDGER_BATCH", 500, 1, 10000)                      \
 	X(ledger_block_ms, "HB_LEDGER_BLOCK_MS", 500, 1, 59000)                \
 	X(ledger_claim_idle_ms, "HB_LEDGER_CLAIM_IDLE_MS", 30000, 100,         \

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * coro.h - coroutines on fixed-size stacks (ucontext), so the event loop can
  * run a request's handler until it waits for Redis, run others meanwhile,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * crypto.h - SHA-256, HMAC-SHA256, randomness and constant-time comparison.
  */

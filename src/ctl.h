@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * ctl.h - heartbeatctl, the admin tool: the command table's shape, the
  * commands of each area (ctl_game.c, ctl_token.c, ctl_venue.c,

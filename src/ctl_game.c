@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * ctl_game.c - heartbeatctl game: the games sessions are billed for, each a
  * hash (KEYS_GAME, keys.h) of name, rate (millicoins/hour), active and

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * ctl_launcher.c - heartbeatctl launcher: the PCs' launcher sessions. A PC's
  * record pc:<venue>:<pc> {lt, ll, gs} names its launcher session

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * ctl_main.c - heartbeatctl: finds the command in the table, splits its
  * arguments, loads the settings, and runs it against the store.
@@ -7,6 +8,7 @@
 
 #include "ctl.h"
 #include "log.h"
+#include "version.h"
 
 /* The most positional arguments one command takes. */
 #define CTL_POS_MAX 4
@@ -65,7 +67,7 @@ static void ctl_usage(FILE *out)
 	fputs("usage:\n", out);
 	for (size_t i = 0; i < CTL_CMD_COUNT; i++)
 		ctl_usage_line(out, &ctl_cmds[i]);
-	fputs("  heartbeatctl help\n"
+	fputs("  heartbeatctl help | --version\n"
 	      "Settings come from HB_* environment variables and the file "
 	      "named by HB_CONFIG_FILE.\n"
 	      "Exit codes: 0 done, 1 not found or refused, 2 usage error, "
@@ -188,6 +190,10 @@ int main(int argc, char **argv)
 	if (strcmp(argv[1], "help") == 0 || strcmp(argv[1], "--help") == 0 ||
 	    strcmp(argv[1], "-h") == 0) {
 		ctl_usage(stdout);
+		return CTL_EXIT_OK;
+	}
+	if (strcmp(argv[1], "--version") == 0) {
+		version_print(stdout, "heartbeatctl", VERSION_LIBS_CTL);
 		return CTL_EXIT_OK;
 	}
 	cmd = ctl_find(argc, argv, &used);

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * ctl_session.c - heartbeatctl session, sweep and events: the game sessions
  * (read with the session_get script: live ones are fields of bucket hashes,
@@ -52,8 +53,8 @@ static const char *ctl_pair(const struct store_reply *pairs, const char *name,
 /* Prints one session: id, game, venue, PC, user, state, play s, charged. */
 static void ctl_session_print(const char *id, const struct store_reply *pairs)
 {
-	static const char *const text[] = {"game", "venue", "pc", "user", "st",
-					   NULL};
+	static const char *const text[] = {"game", "venue", "pc",
+					   "user", "st",    NULL};
 	char buf[CTL_FIELD_MAX], charged[CTL_COINS_BUF];
 	int64_t play = 0;
 

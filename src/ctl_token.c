@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * ctl_token.c - heartbeatctl key and token: the bearer credentials. Only a
  * credential's SHA-256 is stored: a game's API keys ("hbk_...") as

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * ctl_util.c - what every heartbeatctl command shares: messages, checked
  * input, money and time output, and Redis calls through the store.

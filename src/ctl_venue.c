@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * ctl_venue.c - heartbeatctl venue and wallet: the PC cafes, each a hash
  * venue:<id> {secret, cidrs, billing, wallet (millicoins), created} listed in

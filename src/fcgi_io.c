@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * fcgi_io.c - the accept loop of libfcgi and the CGI run. The only module
  * that includes fcgiapp.h.
@@ -16,7 +17,8 @@ int fcgi_is_cgi(void)
 	return FCGX_IsCGI();
 }
 
-/* ---- FastCGI transport ---------------------------------------------------- */
+/* ---- FastCGI transport ----------------------------------------------------
+ */
 
 static const char *fcgi_param(void *ctx, const char *name)
 {
@@ -74,7 +76,8 @@ int fcgi_serve(struct app *app, int listen_fd)
 	return 0;
 }
 
-/* ---- CGI transport -------------------------------------------------------- */
+/* ---- CGI transport --------------------------------------------------------
+ */
 
 static const char *cgi_param(void *ctx, const char *name)
 {

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * fcgi_io.h - the transport of libfcgi (FastCGI on fd 0, as mod_fcgid,
  * lighttpd's bin-path and spawn-fcgi hand it over, or on a socket of our

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * fcgi_loop.c - many FastCGI connections per process, on epoll.
  *
@@ -86,8 +87,8 @@ struct loop {
 	int tcp;		  /* the listener is TCP: set TCP_NODELAY */
 	int stopping;
 	int64_t stop_deadline;
-	int64_t stall_ms;	  /* HB_FCGI_STALL_SEC */
-	int64_t next_stall_scan;  /* when to look for stalled peers next */
+	int64_t stall_ms;	 /* HB_FCGI_STALL_SEC */
+	int64_t next_stall_scan; /* when to look for stalled peers next */
 	size_t nconns;
 	uint64_t served;
 	uint64_t flushes;   /* pipelines sent to Redis */
@@ -431,8 +432,7 @@ static void loop_reap_stalled(struct loop *lp)
 		if (c->running || now - c->active_ms < lp->stall_ms ||
 		    !(fcgi_conn_partial(&c->proto) || c->writing))
 			continue;
-		log_line(LOG_WARN,
-			 "event=fcgi_stalled idle_ms=%lld writing=%d",
+		log_line(LOG_WARN, "event=fcgi_stalled idle_ms=%lld writing=%d",
 			 (long long)(now - c->active_ms), c->writing);
 		loop_close(lp, c);
 	}

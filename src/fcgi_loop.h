@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * fcgi_loop.h - the event-loop transport (heartbeat.fcgi --event-loop):
  * many FastCGI connections per process on epoll, spoken by fcgi_proto.c,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * fcgi_proto.c - the FastCGI responder protocol of one connection, over
  * buffers. See fcgi_proto.h for what is spoken and what is an error.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * fcgi_proto.h - a small, strict FastCGI responder: the protocol of one
  * connection as pure functions over buffers, with no I/O. The event loop

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * handler_device.c - the device-session API (Flashback-compatible): bearer
  * authentication (HS256 JWT or an opaque token), then one script call whose
@@ -97,7 +98,7 @@ static int device_authenticate(struct call *c, struct device_auth *a)
 	}
 	if (secret[0] == '\0' ||
 	    jwt_verify_hs256(auth, len, secret, strlen(secret), &claims) !=
-		    JWT_OK) {
+		JWT_OK) {
 		call_error(c, HB_UNAUTHORIZED, "Invalid or expired token");
 		return -1;
 	}
@@ -115,28 +116,46 @@ static int device_id_ok(const char *id)
 	size_t n = strlen(id);
 
 	return n > 0 && n <= DEVICE_ID_MAX &&
-	       strspn(id,
-		      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
-		      "0123456789-_") == n;
+	       strspn(id, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+			  "0123456789-_") == n;
 }
 
 /* ---- Rendering --------------------------------------------------------- */
 
 /* Where each value stands in a SESSION and a DEVICE of device.lua's reply. */
-enum { DS_ID, DS_DEVICE, DS_NAME, DS_IP, DS_STARTED, DS_LAST, DS_EXPIRES,
-       DS_LOGIN };
-enum { DD_ID, DD_NAME, DD_TYPE, DD_OS, DD_BROWSER, DD_IP, DD_SEEN, DD_CREATED,
-       DD_TRUST_UNTIL, DD_UA, DD_FP };
+enum {
+	DS_ID,
+	DS_DEVICE,
+	DS_NAME,
+	DS_IP,
+	DS_STARTED,
+	DS_LAST,
+	DS_EXPIRES,
+	DS_LOGIN
+};
+enum {
+	DD_ID,
+	DD_NAME,
+	DD_TYPE,
+	DD_OS,
+	DD_BROWSER,
+	DD_IP,
+	DD_SEEN,
+	DD_CREATED,
+	DD_TRUST_UNTIL,
+	DD_UA,
+	DD_FP
+};
 
 /* How one key's value is made from the reply's value at its index. */
 enum device_kind {
-	DK_STR,		/* the string, or null when not set */
-	DK_NONEMPTY,	/* the string, or null when not set or empty */
-	DK_PRESENT,	/* the string; the key is left out when not set */
-	DK_TIME,	/* the time in ms as RFC 3339, or null */
-	DK_NULL,	/* null: this service does not know it */
-	DK_TRUSTED,	/* whether a trust time is set */
-	DK_TRUST_LEVEL	/* "trusted" or "untrusted", as DK_TRUSTED */
+	DK_STR,	       /* the string, or null when not set */
+	DK_NONEMPTY,   /* the string, or null when not set or empty */
+	DK_PRESENT,    /* the string; the key is left out when not set */
+	DK_TIME,       /* the time in ms as RFC 3339, or null */
+	DK_NULL,       /* null: this service does not know it */
+	DK_TRUSTED,    /* whether a trust time is set */
+	DK_TRUST_LEVEL /* "trusted" or "untrusted", as DK_TRUSTED */
 };
 
 struct device_field {

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * handler_game.c - the game-session API: verify, heartbeat, check, end.
  * Each is one script call; the rules live in src/lua/game_*.lua.
@@ -20,7 +21,8 @@ static int game_api_key(struct call *c, char keyhash[CRYPTO_SHA256_HEX])
 	const char *key = http_param(c->req, "HTTP_X_API_KEY");
 
 	if (key == NULL || *key == '\0') {
-		call_error(c, HB_INVALID_API_KEY, "the X-Api-Key header is required");
+		call_error(c, HB_INVALID_API_KEY,
+			   "the X-Api-Key header is required");
 		return -1;
 	}
 	crypto_sha256_hex(key, strlen(key), keyhash);
@@ -88,7 +90,8 @@ static void game_keepalive(struct call *c, const char *mode)
 	{
 		const char *argv[4] = {keyhash, id, user, mode};
 		const size_t lens[4] = {64, id_len, user_len, strlen(mode)};
-		if (call_script(c, SCRIPT_GAME_HEARTBEAT, 4, argv, lens, &r) != 0)
+		if (call_script(c, SCRIPT_GAME_HEARTBEAT, 4, argv, lens, &r) !=
+		    0)
 			return;
 	}
 	call_data_begin(c);

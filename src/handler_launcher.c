@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * handler_launcher.c - the launcher API of the PC side: a signed start, then
  * heartbeats, OTTs and the end under a bearer token.
@@ -35,8 +36,7 @@ struct venue {
  * Loads a venue. Returns 1 when found, 0 when unknown, -1 after answering a
  * store error.
  */
-static int launcher_load_venue(struct call *c, const char *id,
-			       struct venue *v)
+static int launcher_load_venue(struct call *c, const char *id, struct venue *v)
 {
 	char key[LAUNCHER_VENUE_MAX + CONFIG_STR_MAX + 16];
 	const char *argv[4] = {"HMGET", key, KEYS_FIELD(VENUE, SECRET),
@@ -49,8 +49,9 @@ static int launcher_load_venue(struct call *c, const char *id,
 	keys_make(key, sizeof key, c->app->cfg->key_base, KEYS_VENUE, id, NULL);
 	res = store_command(c->app->store, 4, argv, NULL, &r);
 	if (res != STORE_OK) {
-		call_error(c, res == STORE_UNAVAILABLE ? HB_SERVICE_UNAVAILABLE
-						       : HB_INTERNAL_ERROR,
+		call_error(c,
+			   res == STORE_UNAVAILABLE ? HB_SERVICE_UNAVAILABLE
+						    : HB_INTERNAL_ERROR,
 			   NULL);
 		return -1;
 	}
@@ -114,8 +115,9 @@ void handle_launcher_start(struct call *c)
 	    strlen(venue_id) > LAUNCHER_VENUE_MAX || timestamp == NULL ||
 	    signature == NULL ||
 	    util_parse_int(timestamp, 0, INT64_MAX / 1000, &ts) != 0) {
-		call_error(c, HB_INVALID_SIGNATURE,
-			   "X-Venue-Id, X-Timestamp and X-Signature are required");
+		call_error(
+		    c, HB_INVALID_SIGNATURE,
+		    "X-Venue-Id, X-Timestamp and X-Signature are required");
 		return;
 	}
 	if (call_read_body(c, 0) != 0)
@@ -156,11 +158,16 @@ void handle_launcher_start(struct call *c)
 	{
 		const char *argv[8] = {venue_id, pc,	    ip,	       hw,
 				       hash,	 signature, timestamp, window};
-		const size_t lens[8] = {strlen(venue_id), pc_len,
-					ip_len,		  hw_len,
-					64,		  strlen(signature),
-					strlen(timestamp), strlen(window)};
-		if (call_script(c, SCRIPT_LAUNCHER_START, 8, argv, lens, &r) != 0)
+		const size_t lens[8] = {strlen(venue_id),
+					pc_len,
+					ip_len,
+					hw_len,
+					64,
+					strlen(signature),
+					strlen(timestamp),
+					strlen(window)};
+		if (call_script(c, SCRIPT_LAUNCHER_START, 8, argv, lens, &r) !=
+		    0)
 			goto done;
 	}
 	call_data_begin(c);
@@ -173,7 +180,8 @@ void handle_launcher_start(struct call *c)
 	for (size_t i = 1; i + 1 < store_reply_count(r); i += 2) {
 		size_t glen, nlen;
 		const char *g = store_reply_str(store_reply_at(r, i), &glen);
-		const char *n = store_reply_str(store_reply_at(r, i + 1), &nlen);
+		const char *n =
+		    store_reply_str(store_reply_at(r, i + 1), &nlen);
 
 		jw_object_begin(&c->resp->body);
 		jw_key(&c->resp->body, "game_id");
@@ -268,7 +276,8 @@ void handle_launcher_ott(struct call *c)
 		 (long long)c->app->cfg->ott_record_sec * 1000);
 	{
 		const char *argv[4] = {hash, game, ott, keep};
-		const size_t lens[4] = {64, game_len, strlen(ott), strlen(keep)};
+		const size_t lens[4] = {64, game_len, strlen(ott),
+					strlen(keep)};
 		if (call_script(c, SCRIPT_LAUNCHER_OTT, 4, argv, lens, &r) != 0)
 			return;
 	}

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * handler_ops.c - operations endpoints.
  */
@@ -9,12 +10,13 @@
 #include "handlers.h"
 #include "cidr.h"
 #include "metrics.h"
+#include "version.h"
 
 /*
  * 200 while the Redis the store routes to answers ROLE as a master; 503
  * with Retry-After when it is unreachable or not a master (it would refuse
  * writes). The body names the mode (standalone, sentinel, cluster) and the
- * role seen.
+ * role seen, and the release this worker runs.
  */
 void handle_healthz(struct call *c)
 {
@@ -27,9 +29,9 @@ void handle_healthz(struct call *c)
 	const char *s = store_reply_str(store_reply_at(r, 0), &len);
 
 	if (res == STORE_OK && s != NULL)
-		role = len == 6 && memcmp(s, "master", 6) == 0	  ? "master"
+		role = len == 6 && memcmp(s, "master", 6) == 0	? "master"
 		       : len == 5 && memcmp(s, "slave", 5) == 0 ? "replica"
-								 : "other";
+								: "other";
 	store_reply_free(r);
 	jw_reset(w);
 	jw_object_begin(w);
@@ -51,12 +53,14 @@ void handle_healthz(struct call *c)
 	jw_key(w, "role");
 	jw_string(w, role); /* NULL: null */
 	jw_object_end(w);
+	jw_key(w, "version");
+	jw_string(w, version_release());
 	jw_object_end(w);
 }
 
 /* Appends one formatted line to the metrics text. */
 static void ops_printf(struct jw *w, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+    __attribute__((format(printf, 2, 3)));
 
 static void ops_printf(struct jw *w, const char *fmt, ...)
 {
@@ -68,8 +72,8 @@ static void ops_printf(struct jw *w, const char *fmt, ...)
 	n = vsnprintf(line, sizeof line, fmt, ap);
 	va_end(ap);
 	if (n > 0)
-		jw_text(w, line, (size_t)n < sizeof line ? (size_t)n
-							  : sizeof line - 1);
+		jw_text(w, line,
+			(size_t)n < sizeof line ? (size_t)n : sizeof line - 1);
 }
 
 /* The counters of this host's workers, from the shared mapping. */
@@ -77,21 +81,21 @@ static void ops_local_metrics(struct jw *w)
 {
 	static const int64_t bounds[] = METRICS_LATENCY_BUCKETS_MS;
 	static const char *const names[METRICS_COUNTER_COUNT][2] = {
-		{"heartbeat_redis_errors_total",
-		 "Redis calls that failed (unreachable, timed out or error)."},
-		{"heartbeat_redis_reconnects_total",
-		 "Redis connections made again after a failure."},
-		{"heartbeat_scripts_reloaded_total",
-		 "Scripts loaded again after a NOSCRIPT reply."},
-		{"heartbeat_sweeps_total", "Opportunistic expiry sweeps run."},
-		{"heartbeat_sweep_settled_total",
-		 "Sessions settled by opportunistic sweeps."},
-		{"heartbeat_redis_moved_total",
-		 "Redis Cluster MOVED redirects followed (the slot changed "
-		 "master)."},
-		{"heartbeat_redis_ask_total",
-		 "Redis Cluster ASK redirects followed (the slot was being "
-		 "migrated)."},
+	    {"heartbeat_redis_errors_total",
+	     "Redis calls that failed (unreachable, timed out or error)."},
+	    {"heartbeat_redis_reconnects_total",
+	     "Redis connections made again after a failure."},
+	    {"heartbeat_scripts_reloaded_total",
+	     "Scripts loaded again after a NOSCRIPT reply."},
+	    {"heartbeat_sweeps_total", "Opportunistic expiry sweeps run."},
+	    {"heartbeat_sweep_settled_total",
+	     "Sessions settled by opportunistic sweeps."},
+	    {"heartbeat_redis_moved_total",
+	     "Redis Cluster MOVED redirects followed (the slot changed "
+	     "master)."},
+	    {"heartbeat_redis_ask_total",
+	     "Redis Cluster ASK redirects followed (the slot was being "
+	     "migrated)."},
 	};
 	struct metrics_snapshot *m = malloc(sizeof *m);
 	uint64_t cumulative = 0;
@@ -99,6 +103,12 @@ static void ops_local_metrics(struct jw *w)
 	if (m == NULL)
 		return;
 	metrics_snapshot(m);
+	ops_printf(w,
+		   "# HELP heartbeat_build_info The release and git revision "
+		   "of this worker; always 1.\n"
+		   "# TYPE heartbeat_build_info gauge\n"
+		   "heartbeat_build_info{version=\"%s\",revision=\"%s\"} 1\n",
+		   version_release(), version_revision());
 	ops_printf(w, "# HELP heartbeat_requests_total Requests answered, by "
 		      "route and status.\n"
 		      "# TYPE heartbeat_requests_total counter\n");
@@ -119,7 +129,8 @@ static void ops_local_metrics(struct jw *w)
 				   "heartbeat_requests_total{method=\"%s\","
 				   "route=\"%s\",status=\"%d\",code=\"%s\"} "
 				   "%llu\n",
-				   method, path, hb_status_http((enum hb_status)s),
+				   method, path,
+				   hb_status_http((enum hb_status)s),
 				   hb_status_code((enum hb_status)s),
 				   (unsigned long long)m->requests[r][s]);
 		}
@@ -129,11 +140,11 @@ static void ops_local_metrics(struct jw *w)
 		      "# TYPE heartbeat_request_duration_seconds histogram\n");
 	for (int b = 0; b < METRICS_LATENCY_BUCKETS; b++) {
 		cumulative += m->latency[b];
-		ops_printf(w,
-			   "heartbeat_request_duration_seconds_bucket{le=\"%g\"}"
-			   " %llu\n",
-			   (double)bounds[b] / 1000.0,
-			   (unsigned long long)cumulative);
+		ops_printf(
+		    w,
+		    "heartbeat_request_duration_seconds_bucket{le=\"%g\"}"
+		    " %llu\n",
+		    (double)bounds[b] / 1000.0, (unsigned long long)cumulative);
 	}
 	ops_printf(w,
 		   "heartbeat_request_duration_seconds_bucket{le=\"+Inf\"} "
@@ -158,19 +169,22 @@ static void ops_store_metrics(struct call *c, struct jw *w)
 			      &r) == STORE_OK;
 	int paused = !up && store_paused(c->app->store);
 
-	ops_printf(w, "# HELP heartbeat_redis_up Whether Redis answered this "
-		      "scrape.\n# TYPE heartbeat_redis_up gauge\n"
-		      "heartbeat_redis_up %d\n",
+	ops_printf(w,
+		   "# HELP heartbeat_redis_up Whether Redis answered this "
+		   "scrape.\n# TYPE heartbeat_redis_up gauge\n"
+		   "heartbeat_redis_up %d\n",
 		   up || paused);
-	ops_printf(w, "# HELP heartbeat_paused Whether the service is paused "
-		      "(heartbeatctl pause).\n# TYPE heartbeat_paused gauge\n"
-		      "heartbeat_paused %d\n",
+	ops_printf(w,
+		   "# HELP heartbeat_paused Whether the service is paused "
+		   "(heartbeatctl pause).\n# TYPE heartbeat_paused gauge\n"
+		   "heartbeat_paused %d\n",
 		   paused);
 	if (up) {
 		const struct store_reply *stats = store_reply_at(r, 4);
 		long long now = store_reply_int(store_reply_at(r, 3));
 		size_t olen;
-		const char *oldest = store_reply_str(store_reply_at(r, 2), &olen);
+		const char *oldest =
+		    store_reply_str(store_reply_at(r, 2), &olen);
 		double lag = 0;
 
 		if (oldest != NULL) {
@@ -197,10 +211,11 @@ static void ops_store_metrics(struct call *c, struct jw *w)
 			call_reply_str(stats, i, field, sizeof field);
 			call_reply_str(stats, i + 1, value, sizeof value);
 			if (strcmp(field, "started") == 0)
-				ops_printf(w,
-					   "heartbeat_game_sessions_started_total"
-					   " %s\n",
-					   value);
+				ops_printf(
+				    w,
+				    "heartbeat_game_sessions_started_total"
+				    " %s\n",
+				    value);
 		}
 		ops_printf(w, "# HELP heartbeat_game_sessions_ended_total Game "
 			      "sessions settled, by reason.\n"

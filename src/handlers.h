@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * handlers.h - the handlers, one per route of app.c's table: each answers
  * one request (handler_game.c, handler_launcher.c, handler_device.c,

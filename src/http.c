@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * http.c - request parameters and body, response assembly.
  */
@@ -40,13 +41,13 @@ void http_request_init(struct http_request *req, const struct transport *t,
 	uri = http_param(req, "REQUEST_URI");
 	pathinfo = http_param(req, "PATH_INFO");
 	if (uri != NULL && *uri != '\0') {
-		req->path_too_long |= http_copy_path(uri, req->raw_path,
-						     sizeof req->raw_path);
+		req->path_too_long |=
+		    http_copy_path(uri, req->raw_path, sizeof req->raw_path);
 	} else {
 		const char *script = http_param(req, "SCRIPT_NAME");
-		int n = snprintf(req->raw_path, sizeof req->raw_path, "%s%s",
-				 script ? script : "",
-				 pathinfo ? pathinfo : "");
+		int n =
+		    snprintf(req->raw_path, sizeof req->raw_path, "%s%s",
+			     script ? script : "", pathinfo ? pathinfo : "");
 		if (n < 0 || (size_t)n >= sizeof req->raw_path)
 			req->path_too_long = 1;
 	}
@@ -200,8 +201,8 @@ void http_response_header(struct http_response *resp, const char *name,
 			  const char *value)
 {
 	int n = snprintf(resp->headers + resp->headers_len,
-			 sizeof resp->headers - resp->headers_len,
-			 "%s: %s\r\n", name, value);
+			 sizeof resp->headers - resp->headers_len, "%s: %s\r\n",
+			 name, value);
 
 	if (n > 0 && (size_t)n < sizeof resp->headers - resp->headers_len)
 		resp->headers_len += (size_t)n;

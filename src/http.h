@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * http.h - one HTTP request as the web server hands it over (CGI-style
  * parameters and a body stream), and the response built up and written once.
@@ -38,15 +39,15 @@ struct transport {
 struct http_request {
 	const struct transport *t;
 	const struct config *cfg;
-	const char *method;		  /* borrowed */
-	char path[HTTP_PATH_MAX];	  /* for routing: the base path removed */
-	char raw_path[HTTP_PATH_MAX];	  /* as the client sent it, no query */
+	const char *method;	      /* borrowed */
+	char path[HTTP_PATH_MAX];     /* for routing: the base path removed */
+	char raw_path[HTTP_PATH_MAX]; /* as the client sent it, no query */
 	int path_too_long;
-	int64_t content_length;		  /* -1: none given */
+	int64_t content_length; /* -1: none given */
 	int bad_content_length;
-	char client_addr[HTTP_ADDR_MAX];  /* after trusted-proxy rules */
+	char client_addr[HTTP_ADDR_MAX]; /* after trusted-proxy rules */
 	char request_id[HTTP_REQUEST_ID_MAX];
-	char *body;			  /* owned; NUL-terminated */
+	char *body; /* owned; NUL-terminated */
 	size_t body_len;
 };
 

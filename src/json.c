@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * json.c - body parsing over json-c, and the response writer.
  */
@@ -82,8 +83,7 @@ int json_body_parse(const char *buf, size_t len, struct json_body **out,
 		snprintf(err, errlen, "the body is empty");
 		return -1;
 	}
-	if (memchr(buf, '\0', len) != NULL ||
-	    !util_valid_utf8(buf, len)) {
+	if (memchr(buf, '\0', len) != NULL || !util_valid_utf8(buf, len)) {
 		snprintf(err, errlen, "the body is not valid UTF-8 JSON");
 		return -1;
 	}
@@ -103,8 +103,8 @@ int json_body_parse(const char *buf, size_t len, struct json_body **out,
 		enum json_tokener_error e = json_tokener_get_error(tok);
 		snprintf(err, errlen, "%s",
 			 e == json_tokener_error_depth
-				 ? "the body is nested too deeply"
-				 : "the body is not valid JSON");
+			     ? "the body is nested too deeply"
+			     : "the body is not valid JSON");
 		json_tokener_free(tok);
 		return -1;
 	}
@@ -210,13 +210,14 @@ enum json_field json_body_object_text(const struct json_body *b,
 	if (!json_object_is_type(v, json_type_object))
 		return JSON_FIELD_WRONG_TYPE;
 	*out = json_object_to_json_string_length(
-		v, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE, len);
+	    v, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE, len);
 	if (*out == NULL || *len > maxlen)
 		return JSON_FIELD_BAD_VALUE;
 	return JSON_FIELD_OK;
 }
 
-/* ---- Bodies out ----------------------------------------------------------- */
+/* ---- Bodies out -----------------------------------------------------------
+ */
 
 void jw_init(struct jw *w)
 {
@@ -440,4 +441,9 @@ void jw_raw(struct jw *w, const char *json, size_t len)
 {
 	jw_before_value(w);
 	jw_put(w, json, len);
+}
+
+const char *json_lib_version(void)
+{
+	return json_c_version();
 }

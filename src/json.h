@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * json.h - request bodies in (parsed with json-c, the only module that
  * includes it) and response bodies out (a small writer with escaping).
@@ -59,7 +60,8 @@ enum json_field json_body_object_text(const struct json_body *b,
 				      const char *name, size_t maxlen,
 				      const char **out, size_t *len);
 
-/* ---- Bodies out ----------------------------------------------------------- */
+/* ---- Bodies out -----------------------------------------------------------
+ */
 
 /* The deepest nesting the writer tracks. */
 #define JW_MAX_DEPTH 8
@@ -110,5 +112,11 @@ void jw_null(struct jw *w);
 void jw_raw(struct jw *w, const char *json, size_t len);
 /* Appends text outside any JSON structure (for non-JSON bodies). */
 void jw_text(struct jw *w, const char *text, size_t len);
+
+/*
+ * The version of json-c linked in, as the library reports it at run time.
+ * Static storage.
+ */
+const char *json_lib_version(void);
 
 #endif

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * jwt.c - HS256 JWT verification.
  */
@@ -51,8 +52,7 @@ long jwt_base64url_decode(const char *in, size_t len, unsigned char *out)
 }
 
 /* Decodes one part and parses it as a JSON object. */
-static int jwt_decode_json(const char *part, size_t len,
-			   struct json_body **out)
+static int jwt_decode_json(const char *part, size_t len, struct json_body **out)
 {
 	unsigned char *buf = malloc(len * 3 / 4 + 3);
 	char err[64];
@@ -120,8 +120,8 @@ enum jwt_result jwt_verify_hs256(const char *token, size_t len,
 	if (json_body_int(payload, "exp", 0, INT64_MAX / 1000, &claims->exp) !=
 	    JSON_FIELD_OK)
 		goto done;
-	switch (json_body_int(payload, "nbf", 0, INT64_MAX / 1000,
-			      &claims->nbf)) {
+	switch (
+	    json_body_int(payload, "nbf", 0, INT64_MAX / 1000, &claims->nbf)) {
 	case JSON_FIELD_OK:
 	case JSON_FIELD_MISSING:
 		break;

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * jwt.h - HS256 JSON Web Tokens: base64url, signature and claims. The clock
  * checks (exp, nbf) are left to the caller, which uses Redis's clock.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * keys.c - the key layout's tables (keys.h) and its key builder.
  */

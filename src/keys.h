@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * keys.h - the Redis key layout and the fields of the records the admin
  * tool, the handlers and the scripts share: the one place a key name or

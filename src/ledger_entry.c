@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * ledger_entry.c - stream entry ids, the entry parser, the dead-letter
  * renderings and the trimming rule of the settlement ledger. No I/O.

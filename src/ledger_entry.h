@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * ledger_entry.h - the event log as the settlement ledger reads it: stream
  * entry ids, one entry's fields in and a typed entry (or the reason it is a

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * ledger_main.c - heartbeat-ledger: the settlement ledger. Reads the event
  * log through a Redis consumer group and writes every entry to PostgreSQL

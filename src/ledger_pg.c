@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * ledger_pg.c - the settlement ledger's PostgreSQL side (libpq).
  */

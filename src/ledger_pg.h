@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * ledger_pg.h - the settlement ledger's PostgreSQL side: the connection, the
  * schema (created and migrated here), one batch of entries written in one

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * ledger_stream.c - the settlement ledger's Redis commands, through the
  * store.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * ledger_stream.h - the settlement ledger's Redis side: the event log read
  * through a consumer group (XREADGROUP, XAUTOCLAIM, XACK), trimmed by the

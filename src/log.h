@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * log.h - one line per event on stderr (the web server's error log), as
  * key=value pairs. Never pass a secret to these functions.
@@ -18,6 +19,6 @@ int log_enabled(enum log_level level);
  * newline, in one write so lines of several workers do not interleave.
  */
 void log_line(enum log_level level, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+    __attribute__((format(printf, 2, 3)));
 
 #endif

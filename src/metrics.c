@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * metrics.c - the shared counters. Updates are relaxed atomic additions, so
  * processes never lock each other out.
@@ -34,15 +35,17 @@ int metrics_init(const char *path, char *err, size_t errlen)
 		struct stat sb;
 
 		if (fd < 0) {
-			snprintf(err, errlen, "HB_METRICS_FILE: cannot open %s: %s",
-				 path, strerror(errno));
+			snprintf(err, errlen,
+				 "HB_METRICS_FILE: cannot open %s: %s", path,
+				 strerror(errno));
 			return -1;
 		}
 		if (fstat(fd, &sb) != 0 ||
 		    ((size_t)sb.st_size < sizeof *metrics_map &&
 		     ftruncate(fd, sizeof *metrics_map) != 0)) {
-			snprintf(err, errlen, "HB_METRICS_FILE: cannot size %s: %s",
-				 path, strerror(errno));
+			snprintf(err, errlen,
+				 "HB_METRICS_FILE: cannot size %s: %s", path,
+				 strerror(errno));
 			close(fd);
 			return -1;
 		}
@@ -51,7 +54,8 @@ int metrics_init(const char *path, char *err, size_t errlen)
 		close(fd);
 	}
 	if (p == MAP_FAILED) {
-		snprintf(err, errlen, "metrics: mmap failed: %s", strerror(errno));
+		snprintf(err, errlen, "metrics: mmap failed: %s",
+			 strerror(errno));
 		return -1;
 	}
 	metrics_map = p;

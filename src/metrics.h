@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * metrics.h - counters shared by every worker process of a host, kept in a
  * shared memory mapping: anonymous (shared by the processes one
@@ -15,7 +16,10 @@
 /* The most routes counted apart; higher indexes share the last slot. */
 #define METRICS_ROUTES 32
 /* Upper bounds of the latency histogram's buckets, in milliseconds. */
-#define METRICS_LATENCY_BUCKETS_MS {1, 2, 5, 10, 25, 50, 100, 250, 500, 1000, 2500}
+#define METRICS_LATENCY_BUCKETS_MS                                             \
+	{                                                                      \
+		1, 2, 5, 10, 25, 50, 100, 250, 500, 1000, 2500                 \
+	}
 #define METRICS_LATENCY_BUCKETS 11
 
 enum metrics_counter {

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * process.c - signals, the stop flag, the listening socket and the
  * pre-forked children of a worker. No FastCGI here: both transports use it.
@@ -96,8 +97,8 @@ static int process_open_unix(const char *path)
 	memcpy(sun.sun_path, path, strlen(path));
 	unlink(path);
 	fd = socket(AF_UNIX, SOCK_STREAM, 0);
-	if (fd < 0 || process_listen(fd, (const struct sockaddr *)&sun,
-				     sizeof sun) < 0)
+	if (fd < 0 ||
+	    process_listen(fd, (const struct sockaddr *)&sun, sizeof sun) < 0)
 		return -1;
 	if (chmod(path, 0666) != 0)
 		fprintf(stderr, "heartbeat.fcgi: chmod %s: %s\n", path,
@@ -151,7 +152,7 @@ static int process_open_tcp(const char *hostport)
 	memcpy(host, h, hlen);
 	host[hlen] = '\0';
 	rc = process_resolve(host[0] == '\0' || strcmp(host, "*") == 0 ? NULL
-									: host,
+								       : host,
 			     colon + 1, &ai);
 	if (rc != 0) {
 		fprintf(stderr, "heartbeat.fcgi: %s: %s\n", hostport,
@@ -174,8 +175,9 @@ int process_open_socket(const char *spec)
 
 	if (strncmp(spec, "unix:", 5) == 0) {
 		if (spec[5] == '\0') {
-			fprintf(stderr,
-				"heartbeat.fcgi: --socket unix: needs a path\n");
+			fprintf(
+			    stderr,
+			    "heartbeat.fcgi: --socket unix: needs a path\n");
 			return -1;
 		}
 		fd = process_open_unix(spec + 5);
@@ -244,7 +246,8 @@ int process_supervise(int n, int (*serve)(void *arg), void *arg)
 			kids[i] = -1;
 			if (process_stopping())
 				break;
-			log_line(LOG_WARN, "event=worker_exited worker_pid=%d status=%d",
+			log_line(LOG_WARN,
+				 "event=worker_exited worker_pid=%d status=%d",
 				 (int)pid, status);
 			/* Restarting in a tight loop helps nobody. */
 			{

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * process.h - the life of a worker process, shared by both FastCGI transports
  * (libfcgi's in fcgi_io.c, the event loop's in fcgi_loop.c): the stop

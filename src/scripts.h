@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * scripts.h - the Lua scripts that hold the session rules. Their sources are
  * the files in src/lua/, embedded at build time by lua2c.sh, with common.lua;
@@ -29,7 +30,7 @@ enum script_id {
 #define SCRIPT_ENUM(id, file) id,
 	SCRIPT_TABLE(SCRIPT_ENUM)
 #undef SCRIPT_ENUM
-	SCRIPT_COUNT
+	    SCRIPT_COUNT
 };
 
 struct script_def {

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * status.c - lookups generated from HB_STATUS_TABLE.
  */
@@ -14,7 +15,7 @@ struct status_row {
 
 static const struct status_row status_rows[HB_STATUS_COUNT] = {
 #define HB_STATUS_ROW(name, code, http, phrase, msg) {code, http, phrase, msg},
-	HB_STATUS_TABLE(HB_STATUS_ROW)
+    HB_STATUS_TABLE(HB_STATUS_ROW)
 #undef HB_STATUS_ROW
 };
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * status.h - every answer the service can give, defined once.
  *
@@ -38,12 +39,13 @@
 	  "the session was terminated")                                        \
 	X(HB_SESSION_ENDING, "SESSION_ENDING", 410, "Gone",                    \
 	  "the session's termination is in progress")                          \
-	X(HB_PAYLOAD_TOO_LARGE, "PAYLOAD_TOO_LARGE", 413,                      \
-	  "Payload Too Large", "the request body is too large")                \
+	X(HB_PAYLOAD_TOO_LARGE, "PAYLOAD_TOO_LARGE", 413, "Payload Too Large", \
+	  "the request body is too large")                                     \
 	X(HB_URI_TOO_LONG, "URI_TOO_LONG", 414, "URI Too Long",                \
 	  "the request line is too long")                                      \
 	X(HB_UNSUPPORTED_MEDIA_TYPE, "UNSUPPORTED_MEDIA_TYPE", 415,            \
-	  "Unsupported Media Type", "the request body must be application/json") \
+	  "Unsupported Media Type",                                            \
+	  "the request body must be application/json")                         \
 	X(HB_RATE_LIMITED, "RATE_LIMITED", 429, "Too Many Requests",           \
 	  "too many requests")                                                 \
 	X(HB_INTERNAL_ERROR, "INTERNAL_ERROR", 500, "Internal Server Error",   \
@@ -51,7 +53,7 @@
 	X(HB_BAD_GATEWAY, "BAD_GATEWAY", 502, "Bad Gateway",                   \
 	  "no worker answered")                                                \
 	X(HB_SERVICE_UNAVAILABLE, "SERVICE_UNAVAILABLE", 503,                  \
-	  "Service Unavailable", "the session store is unavailable")          \
+	  "Service Unavailable", "the session store is unavailable")           \
 	X(HB_GATEWAY_TIMEOUT, "GATEWAY_TIMEOUT", 504, "Gateway Timeout",       \
 	  "no worker answered in time")
 
@@ -59,7 +61,7 @@ enum hb_status {
 #define HB_STATUS_ENUM(name, code, http, phrase, msg) name,
 	HB_STATUS_TABLE(HB_STATUS_ENUM)
 #undef HB_STATUS_ENUM
-	HB_STATUS_COUNT
+	    HB_STATUS_COUNT
 };
 
 /* The client-facing code of a status ("SESSION_ENDED"). Never NULL. */

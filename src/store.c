@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * store.c - the session store's public face (store.h): creating it, and
  * one call as route, send, classify, act. The layers below are

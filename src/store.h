@@ -1,7 +1,8 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * store.h - the session store: one Redis connection per process (with a
- * Redis Cluster, one per node it uses), the Lua scripts loaded on it, and replies read through accessors so no other module
- * sees hiredis.
+ * Redis Cluster, one per node it uses), the Lua scripts loaded on it, and
+ * replies read through accessors so no other module sees hiredis.
  */
 #ifndef HB_STORE_H
 #define HB_STORE_H
@@ -11,14 +12,16 @@
 #include "config.h"
 #include "scripts.h"
 
-/* The most arguments one call passes (a script's: with EVALSHA, SHA, 1, key). */
+/* The most arguments one call passes (a script's: with EVALSHA, SHA, 1, key).
+ */
 #define STORE_ARGS_MAX 32
 /* The most arguments of a script (store_script adds EVALSHA, SHA, 1, key). */
 #define STORE_SCRIPT_ARGS_MAX (STORE_ARGS_MAX - 4)
 
 enum store_result {
 	STORE_OK,	   /* a reply arrived */
-	STORE_UNAVAILABLE, /* Redis unreachable, timed out, loading, read-only */
+	STORE_UNAVAILABLE, /* Redis unreachable, timed out, loading, read-only
+			    */
 	STORE_ERROR	   /* Redis answered an error (a bug: logged) */
 };
 
@@ -116,8 +119,7 @@ void store_reply_free(struct store_reply *r);
 /* Reply accessors. A reply or element of another type reads as empty. */
 enum store_type store_reply_type(const struct store_reply *r);
 size_t store_reply_count(const struct store_reply *r);
-const struct store_reply *store_reply_at(const struct store_reply *r,
-					 size_t i);
+const struct store_reply *store_reply_at(const struct store_reply *r, size_t i);
 /* The bytes of a string (or status) reply; *len set; NULL for other types. */
 const char *store_reply_str(const struct store_reply *r, size_t *len);
 long long store_reply_int(const struct store_reply *r);

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * store_cluster.c - choosing the node in a Redis Cluster: the master of the
  * key base's hash slot, learnt from CLUSTER SLOTS and followed through

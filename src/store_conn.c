@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * store_conn.c - one Redis connection: opening it with the configured
  * timeouts and keepalive, AUTH and SELECT, loading the scripts, finding a

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * store_int.h - what the store's own files share (store.c, store_conn.c,
  * store_node.c, store_sentinel.c, store_cluster.c, store_script.c,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * store_node.c - which node a connection goes to: the chooser the settings
  * ask for (standalone here; store_sentinel.c, store_cluster.c), address

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * store_pipeline.c - pipelining for the event loop (fcgi_loop.c): commands
  * of suspended requests appended to a connection's output buffer, sent at

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * store_reply.c - the reply accessors: how the rest of the program reads a
  * hiredis reply without seeing hiredis.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * store_script.c - the scripts: the settings line put before them, and
  * loading them (at connect, and again after NOSCRIPT or "Function not
@@ -157,7 +158,8 @@ static void store_text_entry(struct store_text *t, const char *name)
 static void store_text_source(struct store_text *t, const struct store *st,
 			      const char *source)
 {
-	t->n += store_expand_keys(st, source, t->p != NULL ? t->p + t->n : NULL);
+	t->n +=
+	    store_expand_keys(st, source, t->p != NULL ? t->p + t->n : NULL);
 }
 
 /* Writes script id as SCRIPT LOAD takes it into t. */
@@ -193,7 +195,8 @@ static void store_library_text(const struct store *st, struct store_text *t)
 
 /*
  * Writes the library, or else script id, as loaded into a new string
- * (caller owns; NULL when out of memory), measuring first. One more byte: store_lua_bytes terminates what it writes.
+ * (caller owns; NULL when out of memory), measuring first. One more byte:
+ * store_lua_bytes terminates what it writes.
  */
 static char *store_text_alloc(const struct store *st, enum script_id id,
 			      int library, size_t *len)
@@ -221,7 +224,8 @@ int store_library_name(struct store *st)
 	size_t len;
 	char *text;
 
-	/* Named by a hash of its text written with a name of the same length. */
+	/* Named by a hash of its text written with a name of the same length.
+	 */
 	snprintf(st->library, sizeof st->library, "hb_00000000");
 	for (int i = 0; i < SCRIPT_COUNT; i++)
 		snprintf(st->fname[i], sizeof st->fname[i], "%s_%s",

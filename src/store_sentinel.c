@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * store_sentinel.c - choosing the node through Redis Sentinel: the master
  * the sentinels name, checked to say it is a master.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * store_tx.c - transaction bookkeeping for heartbeatctl's WATCH/MULTI/EXEC
  * on a Redis Cluster. Only plain commands on a cluster are tracked (the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * util.h - small checked helpers shared by every module: number parsing,
  * time formatting and hex encoding.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * worker_main.c - heartbeat.fcgi: the FastCGI (or CGI) worker.
  *
@@ -10,6 +11,8 @@
  *                                       from an event loop, with Redis
  *                                       commands pipelined (fcgi_loop.c)
  *   heartbeat.fcgi --check-config       validate the settings and exit
+ *   heartbeat.fcgi --version            print the release, the git revision
+ *                                       and the libraries' versions
  */
 #include <errno.h>
 #include <stdio.h>
@@ -25,6 +28,7 @@
 #include "metrics.h"
 #include "process.h"
 #include "util.h"
+#include "version.h"
 
 /* The most worker processes one parent runs. */
 #define WORKER_MAX PROCESS_CHILDREN_MAX
@@ -55,7 +59,8 @@ static void worker_default_config(void)
 	path[n] = '\0';
 	slash = strrchr(path, '/');
 	if (slash == NULL ||
-	    (size_t)(slash + 1 - path) + sizeof WORKER_LOCAL_CONFIG > sizeof path)
+	    (size_t)(slash + 1 - path) + sizeof WORKER_LOCAL_CONFIG >
+		sizeof path)
 		return;
 	strcpy(slash + 1, WORKER_LOCAL_CONFIG);
 	/*
@@ -90,6 +95,7 @@ static void worker_usage(FILE *out)
 	fprintf(out,
 		"usage: heartbeat.fcgi [--socket unix:PATH|tcp:HOST:PORT] "
 		"[--workers N] [--event-loop] [--check-config]\n"
+		"       heartbeat.fcgi --version | --help\n"
 		"Settings come from HB_* environment variables and the file "
 		"named by HB_CONFIG_FILE\n(default: heartbeat.conf next to "
 		"this program, if it exists).\n");
@@ -150,9 +156,11 @@ int main(int argc, char **argv)
 		if (strcmp(argv[i], "--socket") == 0 && i + 1 < argc) {
 			socket_spec = argv[++i];
 		} else if (strcmp(argv[i], "--workers") == 0 && i + 1 < argc) {
-			if (util_parse_int(argv[++i], 1, WORKER_MAX, &workers) != 0) {
+			if (util_parse_int(argv[++i], 1, WORKER_MAX,
+					   &workers) != 0) {
 				fprintf(stderr,
-					"heartbeat.fcgi: --workers must be 1 to %d\n",
+					"heartbeat.fcgi: --workers must be 1 "
+					"to %d\n",
 					WORKER_MAX);
 				return WORKER_EXIT_USAGE;
 			}
@@ -160,6 +168,10 @@ int main(int argc, char **argv)
 			worker_mode = WORKER_EVENT_LOOP;
 		} else if (strcmp(argv[i], "--check-config") == 0) {
 			check_only = 1;
+		} else if (strcmp(argv[i], "--version") == 0) {
+			version_print(stdout, "heartbeat.fcgi",
+				      VERSION_LIBS_WORKER);
+			return 0;
 		} else if (strcmp(argv[i], "--help") == 0) {
 			worker_usage(stdout);
 			return 0;
@@ -170,7 +182,8 @@ int main(int argc, char **argv)
 	}
 	worker_default_config();
 	if (config_load_env(&cfg, err, sizeof err) != 0) {
-		fprintf(stderr, "heartbeat.fcgi: configuration error: %s\n", err);
+		fprintf(stderr, "heartbeat.fcgi: configuration error: %s\n",
+			err);
 		return WORKER_EXIT_CONFIG;
 	}
 	if (check_only) {
@@ -185,7 +198,8 @@ int main(int argc, char **argv)
 	}
 	log_set_level(cfg.log_level);
 	if (metrics_init(cfg.metrics_file, err, sizeof err) != 0) {
-		fprintf(stderr, "heartbeat.fcgi: configuration error: %s\n", err);
+		fprintf(stderr, "heartbeat.fcgi: configuration error: %s\n",
+			err);
 		return WORKER_EXIT_CONFIG;
 	}
 

@@ -1,8 +1,9 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * check_config.c - unit tests of config.h: the defaults of the README's
- * table, every integer setting's bounds, the string settings' checks, the
- * HB_CONFIG_FILE file under the environment, and messages that name the
- * setting at fault.
+ * check_config.c - unit tests of config.h: the defaults of the tables of
+ * docs/configuration.md, every integer setting's bounds, the string settings'
+ * checks, the HB_CONFIG_FILE file under the environment, and messages that
+ * name the setting at fault.
  */
 #include <stddef.h>
 #include <stdint.h>
@@ -147,7 +148,7 @@ static int load_with_file(const char *text, const char *name, const char *value)
 
 /* ---- defaults ------------------------------------------------------------ */
 
-/* The defaults of the README's table, written out independently. */
+/* The defaults of docs/configuration.md's tables, written out independently. */
 START_TEST(defaults_match_the_contract)
 {
 	static const struct {
@@ -279,7 +280,7 @@ END_TEST
 
 START_TEST(int_settings_contract_bounds)
 {
-	/* A few bounds the README and API depend on. */
+	/* A few bounds the docs and API depend on. */
 	one_fails("HB_REDIS_PORT", "0");
 	one_fails("HB_REDIS_PORT", "65536");
 	one_ok("HB_GRACE_SEC", "0");
@@ -458,9 +459,9 @@ END_TEST
 
 START_TEST(cluster_is_a_host_port_list_exclusive_of_sentinels)
 {
-	static const char *const both[] = {
-	    "HB_REDIS_CLUSTER", "10.0.0.1:7000", "HB_REDIS_SENTINELS",
-	    "10.0.0.1:26379", NULL};
+	static const char *const both[] = {"HB_REDIS_CLUSTER", "10.0.0.1:7000",
+					   "HB_REDIS_SENTINELS",
+					   "10.0.0.1:26379", NULL};
 	static const char *const with_db[] = {
 	    "HB_REDIS_CLUSTER", "10.0.0.1:7000", "HB_REDIS_DB", "2", NULL};
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * check_coro.c - the coroutines of coro.c on their own: switching back and
  * forth, yields from deep inside nested calls, floating-point state kept

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * check_fcgi.c - unit tests of fcgi_proto.h: the FastCGI responder of the
  * event loop, driven from memory. Requests come out whole however the bytes

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: BSD-3-Clause
 # check_headers.sh - every header under src/ compiles on its own: each is
 # included alone, first, in an otherwise empty file. Run by make check
 # (srcdir, builddir, CC and HEADER_CFLAGS from the environment).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * check_http.c - unit tests of http.h over an in-memory transport: request
  * parameters, routing path, body limits, the client address behind trusted

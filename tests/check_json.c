@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * check_json.c - unit tests of json.h: request bodies parsed under the
  * limits of docs/API.md, typed field access, and the jw_* response writer.
@@ -559,9 +560,8 @@ START_TEST(writer_escapes_as_cjson_when_asked)
 	jw_init(&w);
 	jw_set_escape(&w, JW_ESCAPE_CJSON);
 	jw_string(&w, "say \"hi\" \\ / \n\r\t\b\f\x01\x0b\x1f\x7f caf\xc3\xa9");
-	ck_assert_str_eq(w.buf,
-			 "\"say \\\"hi\\\" \\\\ \\/ \\n\\r\\t\\b\\f"
-			 "\\u0001\\u000b\\u001f\\u007f caf\xc3\xa9\"");
+	ck_assert_str_eq(w.buf, "\"say \\\"hi\\\" \\\\ \\/ \\n\\r\\t\\b\\f"
+				"\\u0001\\u000b\\u001f\\u007f caf\xc3\xa9\"");
 	/* A reset writer escapes minimally again. */
 	jw_reset(&w);
 	jw_string(&w, "/");

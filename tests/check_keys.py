@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: BSD-3-Clause
 """check_keys.py - the key layout is written once, in src/keys.h.
 
 Fails (exit 1, naming file and line) when, anywhere under src/ but keys.h:
@@ -11,7 +12,7 @@ Fails (exit 1, naming file and line) when, anywhere under src/ but keys.h:
     fields (fields[] = ...), or in a Lua line that names one of the
     records (K_GAME, K_APIKEY, K_DTOK, venue_key), or, for the fields no
     other record has (the venue's, a game's active flag), in any Lua line;
-and when the key table of README.md does not list exactly the keys of
+and when the key table of docs/internals.md does not list exactly the keys of
 KEYS_TABLE. Run by make check (srcdir from the environment).
 """
 import os
@@ -94,12 +95,12 @@ for root, _, files in os.walk(src):
         elif name.endswith((".c", ".h")):
             check_c_fields(path, text)
 
-# README.md: the key table lists exactly the keys of the table.
-with open(os.path.join(top, "README.md")) as f:
+# docs/internals.md: the key table lists exactly the keys of the table.
+with open(os.path.join(top, "docs", "internals.md")) as f:
     readme = f.read()
 m = re.search(r"\| key \| what \| lifetime \|\n(.*?)\n\s*\n", readme, re.S)
 if m is None:
-    problems.append("README.md: no key table (| key | what | lifetime |)")
+    problems.append("docs/internals.md: no key table (| key | what | lifetime |)")
 else:
     listed = set()
     for row in m.group(1).split("\n")[1:]:
@@ -108,9 +109,9 @@ else:
             if not name.startswith("<"):
                 listed.add(re.match(r"[^<]*", name).group(0))
     for k in sorted(set(keys) - listed):
-        problems.append("README.md: key table lacks %r (src/keys.h)" % k)
+        problems.append("docs/internals.md: key table lacks %r (src/keys.h)" % k)
     for k in sorted(listed - set(keys)):
-        problems.append("README.md: key table has %r, not in src/keys.h" % k)
+        problems.append("docs/internals.md: key table has %r, not in src/keys.h" % k)
 
 for p in problems:
     print(p)

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * check_ledger.c - unit tests of ledger_entry.h: stream ids, the entry
  * parser (endings, wallet movements, dead letters), the dead-letter

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * check_main.c - the main of every Check program: runs the program's suite
  * (check_suite) and exits non-zero when a test failed.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * check_main.h - what each Check program gives the shared main
  * (tests/check_main.c): its suite.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * check_util.c - unit tests of the small modules every other one uses:
  * util (numbers, time, hex), status (the status table), cidr (address
@@ -293,19 +294,19 @@ START_TEST(key_slot_matches_redis_cluster)
 	    {"123456789", 12739},
 	    {"{core}", 10092},
 	    {"t:{core}:anchor", 10092},
-	    {"{}foo", 9500},	    /* an empty tag: the whole key */
-	    {"foo{}{bar}", 8363},   /* the first '{' decides: empty */
+	    {"{}foo", 9500},	     /* an empty tag: the whole key */
+	    {"foo{}{bar}", 8363},    /* the first '{' decides: empty */
 	    {"foo{{bar}}zap", 4015}, /* tag "{bar" */
 	    {"foo{bar}{zap}", 5061}, /* tag "bar" */
-	    {"a{", 14311},	    /* no closing brace */
+	    {"a{", 14311},	     /* no closing brace */
 	};
 
 	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
-		ck_assert_msg(util_key_slot(cases[i].key, strlen(cases[i].key)) ==
-				  cases[i].slot,
-			      "slot of \"%s\"", cases[i].key);
-	ck_assert_int_eq(util_key_slot("foo{bar}", 8),
-			 util_key_slot("bar", 3));
+		ck_assert_msg(
+		    util_key_slot(cases[i].key, strlen(cases[i].key)) ==
+			cases[i].slot,
+		    "slot of \"%s\"", cases[i].key);
+	ck_assert_int_eq(util_key_slot("foo{bar}", 8), util_key_slot("bar", 3));
 }
 END_TEST
 
@@ -696,17 +697,28 @@ START_TEST(sha256_block_boundaries)
 		size_t n;
 		const char *hex;
 	} cases[] = {
-	    {55, "e7313d333c272e639f790978283f9eb392e843d0f29b7016828bb1daa4aac70b"},
-	    {56, "4324d65f3c103567f5589c710bc08f8523f929a9272e3af36fc968e52abc6c27"},
-	    {57, "35df609437dcfea3279283ab79fd554e2bf78f8f7ae2de532d8ee300b09e8f73"},
-	    {63, "81c80242132f230c3bd41b3e63bbcff16107339549214a99614ff26664625055"},
-	    {64, "39e3d7b6b5d075d37d053ad89b24b41bef4f3c29760c84447cab3f3be1882241"},
-	    {65, "aacca6ff74fdbb296d165a45cecfa04e5127bc008770fbbdd48006f2d2fae95e"},
-	    {119, "9ce7368e4daf32341631b492e80359dc9f594b48453cd0dd5bf0b19279cc177e"},
-	    {120, "7836b787757e95e58b3ca5aec90b1b004e8deba1e50e9675af9cabf1a13a04b5"},
-	    {127, "a8d23e75d936f303d248888d9b165ee543f4cbafcad3c9dd2a79bd84faa11d07"},
-	    {128, "d2742f1f4ac6bb7ca2b239ee18402ba8b3f9f8e652d2a72973c2b9ba11c08cf6"},
-	    {129, "307f8fc2c1622b92762e818d39a185d4d667ad49a4b07ceae1f4afa008a93ec4"},
+	    {55, "e7313d333c272e639f790978283f9eb392e843d0f29b7016828bb1daa4aac"
+		 "70b"},
+	    {56, "4324d65f3c103567f5589c710bc08f8523f929a9272e3af36fc968e52abc6"
+		 "c27"},
+	    {57, "35df609437dcfea3279283ab79fd554e2bf78f8f7ae2de532d8ee300b09e8"
+		 "f73"},
+	    {63, "81c80242132f230c3bd41b3e63bbcff16107339549214a99614ff26664625"
+		 "055"},
+	    {64, "39e3d7b6b5d075d37d053ad89b24b41bef4f3c29760c84447cab3f3be1882"
+		 "241"},
+	    {65, "aacca6ff74fdbb296d165a45cecfa04e5127bc008770fbbdd48006f2d2fae"
+		 "95e"},
+	    {119, "9ce7368e4daf32341631b492e80359dc9f594b48453cd0dd5bf0b19279cc"
+		  "177e"},
+	    {120, "7836b787757e95e58b3ca5aec90b1b004e8deba1e50e9675af9cabf1a13a"
+		  "04b5"},
+	    {127, "a8d23e75d936f303d248888d9b165ee543f4cbafcad3c9dd2a79bd84faa1"
+		  "1d07"},
+	    {128, "d2742f1f4ac6bb7ca2b239ee18402ba8b3f9f8e652d2a72973c2b9ba11c0"
+		  "8cf6"},
+	    {129, "307f8fc2c1622b92762e818d39a185d4d667ad49a4b07ceae1f4afa008a9"
+		  "3ec4"},
 	};
 	unsigned char data[129], key[65];
 	char out[CRYPTO_SHA256_HEX];

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-3-Clause
 'use strict';
 // server.js - PATCH /v1/game/session/heartbeat in Node.js with fastify and
 // ioredis: the peer bench/run measures session-heartbeat against. It runs

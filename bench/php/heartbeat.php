@@ -1,4 +1,5 @@
 <?php
+// SPDX-License-Identifier: BSD-3-Clause
 // heartbeat.php - PATCH /v1/game/session/heartbeat the way a shared-hosting
 // user would write it: one PHP script under PHP-FPM, phpredis with a
 // persistent connection, EVALSHA of the very Lua script the C worker runs

@@ -1,3 +1,4 @@
+-- SPDX-License-Identifier: BSD-3-Clause
 -- errors.lua - lighttpd's own errors in the service's JSON envelope: a body
 -- over server.max-request-size, a request lighttpd cannot read, no worker
 -- answering. Runs as each response starts (mod_magnet,

@@ -1,3 +1,4 @@
+-- SPDX-License-Identifier: BSD-3-Clause
 -- common.lua: the definitions every script shares. The store loads them
 -- with the scripts (src/store_script.c): on Redis 7 as one function library,
 -- common.lua's functions built once at load and each script a function

@@ -1,3 +1,4 @@
+-- SPDX-License-Identifier: BSD-3-Clause
 -- device.lua: the device-session API (Flashback-compatible), one operation
 -- per call. Device sessions are not billed, so they expire by Redis's own
 -- key expiry (PEXPIREAT at expiresAt) and need no settlement.

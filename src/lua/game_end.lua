@@ -1,3 +1,4 @@
+-- SPDX-License-Identifier: BSD-3-Clause
 -- game_end.lua: DELETE /v1/game/session/end.
 -- ARGV[1] API key hash, ARGV[2] game session id.
 -- Returns {'OK', play_sec} or {error code}.

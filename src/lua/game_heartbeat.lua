@@ -1,3 +1,4 @@
+-- SPDX-License-Identifier: BSD-3-Clause
 -- game_heartbeat.lua: PATCH /v1/game/session/heartbeat and
 -- POST /v1/game/session/check.
 -- ARGV[1] API key hash, ARGV[2] game session id, ARGV[3] provider user id,

@@ -1,3 +1,4 @@
+-- SPDX-License-Identifier: BSD-3-Clause
 -- game_verify.lua: POST /v1/game/session/verify.
 -- ARGV[1] API key hash, ARGV[2] OTT, ARGV[3] provider user id,
 -- ARGV[4] id for the new game session, ARGV[5] OTT lifetime in ms.

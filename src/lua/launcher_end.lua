@@ -1,3 +1,4 @@
+-- SPDX-License-Identifier: BSD-3-Clause
 -- launcher_end.lua: DELETE /v1/launcher/session. Ends the launcher session
 -- and the PC's game session (reason normal).
 -- ARGV[1] launcher token hash.

@@ -1,3 +1,4 @@
+-- SPDX-License-Identifier: BSD-3-Clause
 -- launcher_heartbeat.lua: PATCH /v1/launcher/heartbeat.
 -- ARGV[1] launcher token hash.
 -- Returns {'OK', game_session_id or false} or {'UNAUTHORIZED'}.

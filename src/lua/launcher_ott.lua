@@ -1,3 +1,4 @@
+-- SPDX-License-Identifier: BSD-3-Clause
 -- launcher_ott.lua: POST /v1/launcher/ott.
 -- ARGV[1] launcher token hash, ARGV[2] game id, ARGV[3] new OTT,
 -- ARGV[4] how long the OTT's record is kept (ms).

@@ -1,3 +1,4 @@
+-- SPDX-License-Identifier: BSD-3-Clause
 -- launcher_start.lua: POST /v1/launcher/session, after the worker has
 -- checked the signature's HMAC and the caller's address.
 -- ARGV[1] venue id, ARGV[2] pc id, ARGV[3] internal ip, ARGV[4] hardware

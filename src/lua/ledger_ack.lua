@@ -1,3 +1,4 @@
+-- SPDX-License-Identifier: BSD-3-Clause
 -- ledger_ack.lua: the settlement ledger acknowledges a batch it committed,
 -- in one round trip however large the batch.
 -- ARGV[1] the consumer group, ARGV[2] the entry ids separated by spaces

@@ -1,3 +1,4 @@
+-- SPDX-License-Identifier: BSD-3-Clause
 -- metrics.lua: the figures /metrics reads from Redis.
 -- Returns {'OK', live sessions, oldest deadline (ms) or false, now (ms),
 --          stats hash as a flat list}.

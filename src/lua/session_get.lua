@@ -1,3 +1,4 @@
+-- SPDX-License-Identifier: BSD-3-Clause
 -- session_get.lua: game sessions as heartbeatctl shows them.
 -- ARGV[1]... game session ids.
 -- Returns {'OK', fields of the first id, fields of the second, ...}: each a

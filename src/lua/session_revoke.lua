@@ -1,3 +1,4 @@
+-- SPDX-License-Identifier: BSD-3-Clause
 -- session_revoke.lua: an operator ends a game session (reason revoked),
 -- at once or after a drain during which it answers SESSION_ENDING.
 -- ARGV[1] game session id, ARGV[2] drain in ms (0: now).

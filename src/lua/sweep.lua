@@ -1,3 +1,4 @@
+-- SPDX-License-Identifier: BSD-3-Clause
 -- sweep.lua: settles sessions whose deadline has passed.
 -- ARGV[1] the most sessions to look at.
 -- Returns {'OK', settled, looked_at}. Each session leaves the index in the

@@ -1,3 +1,4 @@
+-- SPDX-License-Identifier: BSD-3-Clause
 -- wallet_set.lua: an operator sets a venue's wallet to a balance, and the
 -- difference is appended to the event log as an adjustment with who made it
 -- and why (also when nothing changed: the record of the decision stays).

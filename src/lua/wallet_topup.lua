@@ -1,3 +1,4 @@
+-- SPDX-License-Identifier: BSD-3-Clause
 -- wallet_topup.lua: adds millicoins to a venue's wallet and appends the
 -- movement to the event log (type topup).
 -- ARGV[1] venue id, ARGV[2] millicoins (> 0).

@@ -1,6 +1,7 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * fake_store.c - stand-ins for the store (src/store*.c) and src/log.c, linked into
- * fuzz_app ahead of libhb.a so that neither of those modules is pulled in:
+ * fake_store.c - stand-ins for the store (src/store*.c) and src/log.c, linked
+ * into fuzz_app ahead of libhb.a so that neither of those modules is pulled in:
  * no Redis, no network, no log lines on stderr.
  *
  * Each store call answers a reply built from a spec string: the default for

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * fuzz_app.c - one whole request through app_handle: routing, then every
  * handler's header checks (X-Api-Key, Authorization: Bearer with opaque

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * fuzz_cidr.c - address ranges (cidr.h) as HB_TRUSTED_PROXIES,
  * HB_METRICS_ALLOW and a venue's ranges give them, and matching client

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * fuzz_config.c - settings (config.h): config_load with a lookup function
  * over the input's parameters, and the KEY=VALUE file of HB_CONFIG_FILE.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * fuzz_fcgi.c - the FastCGI wire protocol of one connection (fcgi_proto.h):
  * records, name-value pairs, the body under its limit, management records,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * fuzz_http.c - the request side of http.h as the web server hands it over:
  * REQUEST_METHOD, REQUEST_URI / SCRIPT_NAME + PATH_INFO against the base

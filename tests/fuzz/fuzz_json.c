@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * fuzz_json.c - request bodies as every endpoint reads them: json_body_parse
  * under its limits (UTF-8, no NUL, depth, one object, nothing after it),

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * fuzz_jwt.c - HS256 JWTs and base64url (jwt.h).
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * fuzz_ledger.c - the settlement ledger's reading of event-log entries
  * (ledger_entry.h): whatever the fields, an entry is either a dead letter

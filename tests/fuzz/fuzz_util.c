@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * fuzz_util.c - the checked number parsers every number from outside goes
  * through (util_parse_int64, util_parse_int, util_parse_milli: timestamps,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * harness.c - input splitting, the fake transport and response checks shared
  * by the fuzz targets.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * harness.h - what the libFuzzer targets in tests/fuzz share: one input split
  * into CGI parameters and a body, a fake transport over it, the configuration

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-3-Clause
 """harness.py - real servers for the integration suites.
 
 A Service starts, in a temporary directory of its own, a redis-server on a

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: BSD-3-Clause
 """run.py - runs the integration suites (tests/integration/test_*.py), a few
 at a time, each in a process of its own with its own servers, and prints
 their output followed by the total: "N passed, N failed".

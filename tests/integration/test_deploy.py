@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: BSD-3-Clause
 """test_deploy.py - the service under each real web server, started from the
 very files in deploy/ (placeholders filled in, nothing else changed): nginx
 with spawn-fcgi workers (libfcgi, and the event loop behind

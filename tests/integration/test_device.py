@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: BSD-3-Clause
 """test_device.py - the device-session API (Flashback-compatible) against
 real servers: the ten endpoints' bodies, expiry, revocation, trust, devices,
 client addresses, bearer tokens (HS256 JWTs made here with the standard

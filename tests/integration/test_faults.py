@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: BSD-3-Clause
 """test_faults.py - the error answers of the game-session and launcher APIs:
 unknown paths and methods, malformed bodies, sizes and content types, rate
 limits, and Redis going away and coming back under the same workers.
@@ -302,8 +303,8 @@ def test_every_answer_carries_request_id_header(svc):
         ids.add(rid)
     assert len(ids) == len(answers)
     r = svc.request("GET", "/healthz")
-    assert r.status == 200 and r.json == {
-        "status": "ok", "redis": {"mode": "standalone", "role": "master"}}, r
+    assert r.status == 200 and r.json["status"] == "ok" and r.json[
+        "redis"] == {"mode": "standalone", "role": "master"}, r
     assert r.header("X-Request-Id"), r.headers
 
 
@@ -439,8 +440,8 @@ def test_redis_down_is_503_with_retry_after(svc):
         assert r.header("Retry-After") == "1", r.headers
     r = svc.request("GET", "/healthz")
     assert r.status == 503 and r.header("Retry-After") == "1", r
-    assert r.json == {"status": "unavailable",
-                      "redis": {"mode": "standalone", "role": None}}, r
+    assert r.json["status"] == "unavailable" and r.json["redis"] == {
+        "mode": "standalone", "role": None}, r
 
 
 @settings(HB_RETRY_AFTER_SEC=7)

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: BSD-3-Clause
 """test_game.py - the game-session API (PlayWave-compatible): verify,
 heartbeat, check, end, billing, and the settlement of every ending.
 

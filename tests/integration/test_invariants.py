@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: BSD-3-Clause
 """test_invariants.py - concurrency against the money rules. Each scenario
 races real clients against one service, then a checker reads the settlement
 stream, the sessions still live and the wallet, and asserts:

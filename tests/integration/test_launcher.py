@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: BSD-3-Clause
 """test_launcher.py - the launcher API of the PC side: the HMAC-signed start
 (signature, window, replay, venue ranges over IPv4 and IPv6, trusted
 proxies), launcher heartbeat, OTT issue, launcher end and bearer tokens.

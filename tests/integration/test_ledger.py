@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: BSD-3-Clause
 """test_ledger.py - the settlement ledger (heartbeat-ledger) against a real
 redis-server, real workers behind nginx and a real PostgreSQL.
 

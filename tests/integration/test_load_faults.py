@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: BSD-3-Clause
 """test_load_faults.py - faults under a running (bounded) load: Redis killed
 and restarted from its append-only file, Redis paused, a worker killed
 with SIGKILL mid-request, nginx reloaded. While the fault lasts, answers are

@@ -1,6 +1,8 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: BSD-3-Clause
 """test_ops.py - operations: /metrics (content, and the Prometheus text
-format by a strict parser and by promtool check metrics), /healthz,
+format by a strict parser and by promtool check metrics), /healthz, the
+release in --version, /healthz and /metrics,
 heartbeatctl pause and resume, and Redis Sentinel: a master, a replica and three sentinels on
 loopback, a failover forced with SENTINEL FAILOVER under a running load,
 after which the workers find the new master with no restart and the ledger
@@ -18,8 +20,9 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from harness import (Service, Venue, expect_error, free_port,  # noqa: E402
-                     run_suite, settings, wait_for)
+import harness  # noqa: E402
+from harness import (TOP, Service, Venue, expect_error,  # noqa: E402
+                     free_port, run_suite, settings, wait_for)
 from test_invariants import RATE_COINS, Ledger  # noqa: E402
 from test_load_faults import Load  # noqa: E402
 
@@ -109,15 +112,46 @@ def test_metrics_are_refused_outside_the_allowed_addresses(svc):
     assert r.status == 404, r
 
 
+def release():
+    """The version configure.ac's AC_INIT names."""
+    with open(os.path.join(TOP, "configure.ac")) as f:
+        m = re.search(r"^AC_INIT\(\[[^]]*\], \[([^]]+)\]", f.read(), re.M)
+    assert m, "no AC_INIT version in configure.ac"
+    return m.group(1)
+
+
+def test_one_release_in_version_healthz_and_metrics(svc):
+    version = release()
+    for prog, name in ((harness.WORKER, "heartbeat.fcgi"),
+                       (harness.CTL, "heartbeatctl")):
+        p = subprocess.run([prog, "--version"], capture_output=True,
+                           text=True, timeout=30)
+        assert p.returncode == 0 and not p.stderr, (prog, p)
+        lines = p.stdout.splitlines()
+        assert re.match(r"^%s %s( \(git [0-9a-f][-0-9a-zA-Z.]*\))?$" % (
+            re.escape(name), re.escape(version)), lines[0]), lines
+        for lib in ("hiredis", "json-c", "libfcgi"):
+            assert any(line.startswith(lib + " ") for line in lines), lines
+        assert re.match(r"^json-c [0-9]+\.[0-9]+", lines[2]), lines
+    r = svc.request("GET", "/healthz")
+    assert r.status == 200 and r.json["version"] == version, r
+    samples, _ = parse_metrics(svc.request("GET", "/metrics").body.decode())
+    info = samples["heartbeat_build_info"]
+    assert len(info) == 1 and info[0][1] == 1, info
+    assert info[0][0]["version"] == version, info
+
+
 def test_healthz_follows_redis_and_its_role(svc):
-    up = {"status": "ok", "redis": {"mode": "standalone", "role": "master"}}
+    up = {"status": "ok", "redis": {"mode": "standalone", "role": "master"},
+          "version": release()}
     r = svc.request("GET", "/healthz")
     assert r.status == 200 and r.json == up, r
     svc.stop_redis()
     r = svc.request("GET", "/healthz")
     assert r.status == 503 and r.json == {
         "status": "unavailable",
-        "redis": {"mode": "standalone", "role": None}}, r
+        "redis": {"mode": "standalone", "role": None},
+        "version": release()}, r
     assert r.header("Retry-After"), r
     svc.start_redis()
     wait_for("healthz", lambda: svc.request("GET", "/healthz").status == 200)
@@ -267,6 +301,7 @@ def test_sentinel_failover_under_load_resumes_with_an_exact_ledger(svc):
 
 TESTS = [test_metrics_are_valid_prometheus_text_with_the_service_figures,
          test_metrics_are_refused_outside_the_allowed_addresses,
+         test_one_release_in_version_healthz_and_metrics,
          test_healthz_follows_redis_and_its_role,
          test_pause_answers_503_until_resume_and_changes_nothing,
          test_sentinel_failover_under_load_resumes_with_an_exact_ledger]

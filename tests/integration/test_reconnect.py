@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: BSD-3-Clause
 """test_reconnect.py - a Redis connection that dies while its worker is idle
 costs no request: after CLIENT KILL of every client, a Redis restart from its
 append-only file, Redis's idle-client timeout, and a Sentinel failover, every
