@@ -102,16 +102,24 @@ static int store_error_is_migrating(const char *msg)
 	return strstr(msg, "non local key") != NULL;
 }
 
-/* Whether an error reply means Redis cannot serve now (not our bug). */
+/*
+ * Whether an error reply means Redis cannot serve now (not our bug): its
+ * code, the first word, is one of these (BUSY, a script running too long,
+ * but not BUSYGROUP, a consumer group that exists).
+ */
 static int store_error_is_unavailable(const char *msg)
 {
-	static const char *const prefixes[] = {
+	static const char *const codes[] = {
 	    "LOADING",	   "READONLY", "MASTERDOWN", "BUSY",	  "TRYAGAIN",
 	    "CLUSTERDOWN", "NOAUTH",   "OOM",	     "NOREPLICAS"};
 
-	for (size_t i = 0; i < sizeof prefixes / sizeof prefixes[0]; i++)
-		if (strncmp(msg, prefixes[i], strlen(prefixes[i])) == 0)
+	for (size_t i = 0; i < sizeof codes / sizeof codes[0]; i++) {
+		size_t n = strlen(codes[i]);
+
+		if (strncmp(msg, codes[i], n) == 0 &&
+		    (msg[n] == ' ' || msg[n] == '\0'))
 			return 1;
+	}
 	return store_error_is_cluster_down(msg) ||
 	       store_error_is_migrating(msg);
 }
