@@ -32,6 +32,7 @@
 #include "ledger_stream.h"
 #include "keys.h"
 #include "log.h"
+#include "version.h"
 #include "store.h"
 #include "util.h"
 
@@ -67,7 +68,7 @@ static void ledger_on_signal(int sig)
 static void ledger_usage(FILE *out)
 {
 	fprintf(out,
-		"usage: heartbeat-ledger [run] [--check-config]\n"
+		"usage: heartbeat-ledger [run] [--check-config] | --version\n"
 		"       heartbeat-ledger report --venue VENUE_ID --from "
 		"YYYY-MM-DD --to YYYY-MM-DD [--format csv|json]\n"
 		"Settings come from HB_* environment variables and the file "
@@ -766,6 +767,13 @@ int main(int argc, char **argv)
 				continue;
 			} else if (strcmp(argv[i], "--check-config") == 0) {
 				check_only = 1;
+			} else if (strcmp(argv[i], "--version") == 0) {
+				int pq = ledger_pg_lib_version();
+
+				version_print(stdout, "heartbeat-ledger",
+					      VERSION_LIBS_CTL);
+				printf("libpq %d.%d\n", pq / 10000, pq % 10000);
+				return 0;
 			} else if (strcmp(argv[i], "--help") == 0 ||
 				   strcmp(argv[i], "help") == 0) {
 				ledger_usage(stdout);

@@ -810,3 +810,8 @@ enum ledger_pg_result ledger_pg_report(struct ledger_pg *pg, const char *venue,
 	PQclear(res);
 	return LEDGER_PG_OK;
 }
+
+int ledger_pg_lib_version(void)
+{
+	return PQlibVersion();
+}

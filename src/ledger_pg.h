@@ -107,4 +107,7 @@ enum ledger_pg_result ledger_pg_report(struct ledger_pg *pg, const char *venue,
 /* Frees what ledger_pg_report filled in. */
 void ledger_report_free(struct ledger_report *r);
 
+/* The version of the libpq linked, as PQlibVersion gives it (150003). */
+int ledger_pg_lib_version(void);
+
 #endif
