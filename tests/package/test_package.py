@@ -43,8 +43,9 @@ PKG = "session-heartbeat"
 WORKER = "/usr/sbin/heartbeat.fcgi"
 CTL = "/usr/sbin/heartbeatctl"
 CONF = "/etc/heartbeat/heartbeat.conf"
+LEDGER = "/usr/sbin/heartbeat-ledger"
 UNITS = ("heartbeat.socket", "heartbeat.service",
-         "heartbeat-spawn-fcgi.service")
+         "heartbeat-spawn-fcgi.service", "heartbeat-ledger.service")
 
 
 def run(argv, timeout=600, check=True, **kw):
@@ -115,8 +116,10 @@ def test_install_gives_user_conffile_and_units_not_started(st):
     apt("install", "--no-install-recommends", os.path.abspath(st.deb))
     assert installed()
     st.files = run(["dpkg-query", "-L", PKG]).stdout.split()
-    for path in (WORKER, CTL, "/usr/share/man/man8/heartbeat.fcgi.8.gz",
+    for path in (WORKER, CTL, LEDGER,
+                 "/usr/share/man/man8/heartbeat.fcgi.8.gz",
                  "/usr/share/man/man8/heartbeatctl.8.gz",
+                 "/usr/share/man/man8/heartbeat-ledger.8.gz",
                  "/usr/share/man/man5/heartbeat.conf.5.gz",
                  "/usr/share/doc/%s/copyright" % PKG):
         assert os.path.exists(path), path
@@ -125,6 +128,9 @@ def test_install_gives_user_conffile_and_units_not_started(st):
     version = run([WORKER, "--version"]).stdout
     print(version.strip())
     assert version.startswith("heartbeat.fcgi "), version
+    version = run([LEDGER, "--version"]).stdout
+    assert version.startswith("heartbeat-ledger ") and "libpq" in version, \
+        version
     user = pwd.getpwnam("heartbeat")
     assert user.pw_uid < 1000, user  # a system user
     s = os.stat(CONF)
