@@ -11,6 +11,8 @@
 
 #include <check.h>
 
+#include "check_main.h"
+
 #include "ledger_entry.h"
 #include "util.h"
 
@@ -520,7 +522,7 @@ START_TEST(trim_floor_rule)
 }
 END_TEST
 
-static Suite *ledger_suite(void)
+Suite *check_suite(void)
 {
 	Suite *s = suite_create("ledger");
 	TCase *tc = tcase_create("ids and times");
@@ -546,15 +548,4 @@ static Suite *ledger_suite(void)
 	tcase_add_test(tc, trim_floor_rule);
 	suite_add_tcase(s, tc);
 	return s;
-}
-
-int main(void)
-{
-	SRunner *sr = srunner_create(ledger_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
 }
