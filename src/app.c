@@ -156,6 +156,7 @@ int app_handle(struct app *app, const struct transport *t)
 	c.retry_after = 0;
 	c.paused = 0;
 	c.route = -1;
+	c.shard = 0;
 	c.path_id[0] = '\0';
 
 	handler = app_route(&c);
@@ -188,24 +189,30 @@ void app_maybe_sweep(struct app *app)
 	int64_t now = util_now_ms();
 	char batch[24];
 	const char *argv[1] = {batch};
-	struct store_reply *r = NULL;
 
 	if (cfg->sweep_interval_sec == 0 ||
 	    now - app->last_sweep_ms < cfg->sweep_interval_sec * 1000)
 		return;
 	app->last_sweep_ms = now;
 	snprintf(batch, sizeof batch, "%lld", (long long)cfg->sweep_batch);
-	if (store_script(app->store, SCRIPT_SWEEP, 1, argv, NULL, &r) !=
-	    STORE_OK) {
-		log_line(LOG_WARN, "event=sweep_failed err=\"%s\"",
-			 store_last_error(app->store));
-		return;
+	/* Every shard keeps its own deadline index. */
+	for (int i = 0; i < store_shards(app->store); i++) {
+		struct store_reply *r = NULL;
+		long long settled;
+
+		if (store_script(app->store, i, SCRIPT_SWEEP, 1, argv, NULL,
+				 &r) != STORE_OK) {
+			log_line(LOG_WARN,
+				 "event=sweep_failed shard=%d err=\"%s\"", i,
+				 store_last_error(app->store));
+			continue;
+		}
+		settled = store_reply_int(store_reply_at(r, 1));
+		metrics_add(METRICS_SWEEPS, 1);
+		metrics_add(METRICS_SWEEP_SETTLED, (uint64_t)settled);
+		if (settled > 0)
+			log_line(LOG_INFO, "event=sweep shard=%d settled=%lld",
+				 i, settled);
+		store_reply_free(r);
 	}
-	metrics_add(METRICS_SWEEPS, 1);
-	metrics_add(METRICS_SWEEP_SETTLED,
-		    (uint64_t)store_reply_int(store_reply_at(r, 1)));
-	if (store_reply_int(store_reply_at(r, 1)) > 0)
-		log_line(LOG_INFO, "event=sweep settled=%lld",
-			 store_reply_int(store_reply_at(r, 1)));
-	store_reply_free(r);
 }

@@ -7,6 +7,7 @@
 
 #include "call.h"
 #include "log.h"
+#include "shard.h"
 #include "util.h"
 
 /* The longest error message sent. */
@@ -177,6 +178,28 @@ const char *call_reply_str(const struct store_reply *r, size_t i, char *buf,
 	return buf;
 }
 
+void call_route_id(struct call *c, const char *prefix, const char *id,
+		   size_t len)
+{
+	size_t plen = strlen(prefix);
+
+	c->shard = len >= plen && memcmp(id, prefix, plen) == 0
+		       ? shard_of_id(c->app->cfg, id + plen, len - plen)
+		       : 0;
+}
+
+int call_copy_home(const char *prefix, const char *id, size_t len, char *out)
+{
+	size_t plen = strlen(prefix);
+	unsigned home;
+
+	if (len < plen || memcmp(id, prefix, plen) != 0 ||
+	    shard_id_home(id + plen, len - plen, &home) != 0)
+		return -1;
+	shard_put_home(home, out);
+	return 0;
+}
+
 int call_script(struct call *c, enum script_id id, int argc,
 		const char *const *argv, const size_t *lens,
 		struct store_reply **out)
@@ -188,7 +211,7 @@ int call_script(struct call *c, enum script_id id, int argc,
 	enum hb_status st;
 
 	*out = NULL;
-	res = store_script(c->app->store, id, argc, argv, lens, &r);
+	res = store_script(c->app->store, c->shard, id, argc, argv, lens, &r);
 	if (res == STORE_UNAVAILABLE) {
 		c->paused = store_paused(c->app->store);
 		log_line(c->paused ? LOG_DEBUG : LOG_WARN,

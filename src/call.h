@@ -25,6 +25,7 @@ struct call {
 	int64_t retry_after;	/* Retry-After of a 429/503, 0: configured */
 	int paused;		/* a 503 because the service is paused */
 	int route;		/* index of the matched route, -1: none */
+	int shard;		/* the shard its scripts run on (shard.h) */
 	char path_id[HTTP_PATH_MAX]; /* the path segment matched by '*' */
 };
 
@@ -64,9 +65,22 @@ int call_object_field(struct call *c, const char *name, size_t maxlen,
 		      const char **out, size_t *len);
 
 /*
- * Runs a script and checks its status word. On "OK" returns 0 with *out set
- * (caller frees). Otherwise answers the error (503 when the store is down, the
- * script's code, or 500) and returns -1.
+ * Routes the call to the shard of an id it names (len bytes): the home the
+ * id carries after prefix. An id without the prefix goes to shard 0.
+ */
+void call_route_id(struct call *c, const char *prefix, const char *id,
+		   size_t len);
+
+/*
+ * Writes the home of the id at id (len bytes, after prefix) into a new id's
+ * home digits at out, when it carries one. Returns 0, or -1 (out unchanged).
+ */
+int call_copy_home(const char *prefix, const char *id, size_t len, char *out);
+
+/*
+ * Runs a script on the call's shard and checks its status word. On "OK" returns
+ * 0 with *out set (caller frees). Otherwise answers the error (503 when the
+ * store is down, the script's code, or 500) and returns -1.
  */
 int call_script(struct call *c, enum script_id id, int argc,
 		const char *const *argv, const size_t *lens,

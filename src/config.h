@@ -32,6 +32,7 @@
 	X(settle_margin_sec, "HB_SETTLE_MARGIN_SEC", 3600, 1, 2592000)         \
 	X(sweep_interval_sec, "HB_SWEEP_INTERVAL_SEC", 5, 0, 86400)            \
 	X(sweep_batch, "HB_SWEEP_BATCH", 100, 1, 100000)                       \
+	X(shards, "HB_SHARDS", 1, 1, 1024)                                     \
 	X(retry_after_sec, "HB_RETRY_AFTER_SEC", 1, 1, 3600)                   \
 	X(fcgi_stall_sec, "HB_FCGI_STALL_SEC", 30, 1, 86400)                   \
 	X(rate_key_per_sec, "HB_RATE_KEY_PER_SEC", 1000, 0, 1000000)           \

@@ -45,6 +45,7 @@ struct ctl {
 	const struct config *cfg; /* borrowed */
 	struct store *store;	  /* borrowed */
 	int anchored;		  /* the anchor key is known to exist */
+	int shard;		  /* the shard commands go to (shard.h) */
 };
 
 /*

@@ -12,12 +12,13 @@
 #include "crypto.h"
 #include "ctl.h"
 #include "keys.h"
+#include "shard.h"
 #include "util.h"
 
 /* Random bytes in a credential: 48 hex digits. */
 #define CTL_CRED_BYTES 24
-/* Room for a credential: a short prefix and the hex digits. */
-#define CTL_CRED_MAX (8 + 2 * CTL_CRED_BYTES + 1)
+/* Room for a credential: a short prefix, a home and the hex digits. */
+#define CTL_CRED_MAX (8 + SHARD_HOME_HEX + 2 * CTL_CRED_BYTES + 1)
 /* Hex digits of the SHA-256 shown as a credential's id. */
 #define CTL_CRED_ID_LEN 12
 /* The fewest hex digits that name a credential on revoke. */
@@ -62,6 +63,15 @@ static int ctl_cred_create(struct ctl *c, const struct ctl_cred *k,
 
 	if (crypto_random_token(k->prefix, CTL_CRED_BYTES, secret) != 0)
 		return ctl_fail(CTL_EXIT_REFUSED, "no random bytes available");
+	if (k == &ctl_cred_token) {
+		/* A device token names its user's shard: the home goes first.
+		 */
+		size_t plen = strlen(k->prefix);
+
+		memmove(secret + plen + SHARD_HOME_HEX, secret + plen,
+			strlen(secret + plen) + 1);
+		shard_put_home(shard_home(owner, strlen(owner)), secret + plen);
+	}
 	crypto_sha256_hex(secret, strlen(secret), hash);
 	ctl_key(c, rec, sizeof rec, "%s%s", keys_defs[k->record].name, hash);
 	ctl_key(c, set, sizeof set, "%s%s", keys_defs[k->set].name, owner);

@@ -153,7 +153,7 @@ void ctl_key(const struct ctl *c, char *out, size_t size, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(name, sizeof name, fmt, ap);
 	va_end(ap);
-	store_key(c->store, name, out, size);
+	store_key(c->store, c->shard, name, out, size);
 }
 
 /* Says why the store failed (res) and gives the exit status for it. */
@@ -183,7 +183,7 @@ static int ctl_anchor(struct ctl *c, const char *cmd)
 	     strcmp(cmd, "SADD") != 0 && strcmp(cmd, "MULTI") != 0))
 		return 0;
 	ctl_key(c, key, sizeof key, "%s", KEYS_NAME(ANCHOR));
-	res = store_command(c->store, 4, argv, NULL, &r);
+	res = store_command(c->store, c->shard, 4, argv, NULL, &r);
 	store_reply_free(r);
 	if (res != STORE_OK)
 		return ctl_store_failed(c, res);
@@ -202,7 +202,7 @@ int ctl_redis_argv(struct ctl *c, struct store_reply **out,
 		argc++;
 	if (argc > 0 && (rc = ctl_anchor(c, argv[0])) != 0)
 		return rc;
-	res = store_command(c->store, argc, argv, NULL, &r);
+	res = store_command(c->store, c->shard, argc, argv, NULL, &r);
 	if (res != STORE_OK)
 		return ctl_store_failed(c, res);
 	if (out != NULL)
@@ -250,7 +250,7 @@ int ctl_script(struct ctl *c, enum script_id id, const char *what,
 	*out = NULL;
 	while (argv[argc] != NULL)
 		argc++;
-	res = store_script(c->store, id, argc, argv, NULL, &r);
+	res = store_script(c->store, c->shard, id, argc, argv, NULL, &r);
 	if (res != STORE_OK)
 		return ctl_store_failed(c, res);
 	code = store_reply_str(store_reply_at(r, 0), &len);

@@ -615,7 +615,7 @@ int fcgi_loop_serve(struct app *app, int listen_fd)
 		const char *ping[1] = {"PING"};
 		struct store_reply *r = NULL;
 
-		store_command(app->store, 1, ping, NULL, &r);
+		store_command(app->store, 0, 1, ping, NULL, &r);
 		store_reply_free(r);
 	}
 	store_set_pipeline(app->store, &lp.ops);

@@ -12,6 +12,7 @@
 #include "handlers.h"
 #include "crypto.h"
 #include "jwt.h"
+#include "shard.h"
 #include "util.h"
 
 /* The longest id accepted in a path. */
@@ -64,7 +65,8 @@ struct device_auth {
 
 /*
  * Reads the bearer token: a JWT (three dot-separated parts) is verified here,
- * an opaque token is hashed for the script to look up. Answers 401 and
+ * an opaque token is hashed for the script to look up; either routes the
+ * call to its user's shard. Answers 401 and
  * returns -1 when the token is missing or not valid.
  */
 static int device_authenticate(struct call *c, struct device_auth *a)
@@ -92,6 +94,9 @@ static int device_authenticate(struct call *c, struct device_auth *a)
 	if (memchr(auth, '.', len) == NULL) {
 		a->kind = "opaque";
 		crypto_sha256_hex(auth, len, a->subject);
+		/* heartbeatctl's tokens carry their user's home (shard.h). */
+		if (len == SHARD_TOKEN_LEN)
+			call_route_id(c, SHARD_TOKEN_PREFIX, auth, len);
 		snprintf(a->exp, sizeof a->exp, "0");
 		snprintf(a->nbf, sizeof a->nbf, "0");
 		return 0;
@@ -104,6 +109,7 @@ static int device_authenticate(struct call *c, struct device_auth *a)
 	}
 	a->kind = "jwt";
 	snprintf(a->subject, sizeof a->subject, "%s", claims.sub);
+	c->shard = shard_of_owner(c->app->cfg, claims.sub, strlen(claims.sub));
 	snprintf(a->sid, sizeof a->sid, "%s", claims.sid);
 	snprintf(a->exp, sizeof a->exp, "%lld", (long long)claims.exp);
 	snprintf(a->nbf, sizeof a->nbf, "%lld", (long long)claims.nbf);

@@ -46,6 +46,9 @@ void handle_game_verify(struct call *c)
 		call_error(c, HB_INTERNAL_ERROR, NULL);
 		return;
 	}
+	/* The session lives with its venue, whose home the OTT carries. */
+	call_route_id(c, "ott_", ott, ott_len);
+	call_copy_home("ott_", ott, ott_len, id + 3);
 	snprintf(ttl, sizeof ttl, "%lld",
 		 (long long)c->app->cfg->ott_ttl_sec * 1000);
 	{
@@ -87,6 +90,7 @@ static void game_keepalive(struct call *c, const char *mode)
 	    call_string_field(c, "game_session_id", &id, &id_len) != 0 ||
 	    call_string_field(c, "provider_user_id", &user, &user_len) != 0)
 		return;
+	call_route_id(c, "gs_", id, id_len);
 	{
 		const char *argv[4] = {keyhash, id, user, mode};
 		const size_t lens[4] = {64, id_len, user_len, strlen(mode)};
@@ -141,6 +145,7 @@ void handle_game_end(struct call *c)
 			   "play_duration_sec must be from 0 to 2147483647");
 		return;
 	}
+	call_route_id(c, "gs_", id, id_len);
 	{
 		const char *argv[2] = {keyhash, id};
 		const size_t lens[2] = {64, id_len};

@@ -12,6 +12,7 @@
 #include "cidr.h"
 #include "crypto.h"
 #include "keys.h"
+#include "shard.h"
 #include "util.h"
 
 /* Room for a launcher token: "lt_" and 48 hex digits. */
@@ -46,8 +47,14 @@ static int launcher_load_venue(struct call *c, const char *id, struct venue *v)
 	size_t len;
 	const char *s;
 
-	keys_make(key, sizeof key, c->app->cfg->key_base, KEYS_VENUE, id, NULL);
-	res = store_command(c->app->store, 4, argv, NULL, &r);
+	char base[SHARD_BASE_MAX];
+
+	if (shard_base(c->app->cfg, c->shard, base, sizeof base) != 0 ||
+	    keys_make(key, sizeof key, base, KEYS_VENUE, id, NULL) != 0) {
+		call_error(c, HB_INTERNAL_ERROR, NULL);
+		return -1;
+	}
+	res = store_command(c->app->store, c->shard, 4, argv, NULL, &r);
 	if (res != STORE_OK) {
 		call_error(c,
 			   res == STORE_UNAVAILABLE ? HB_SERVICE_UNAVAILABLE
@@ -109,6 +116,7 @@ void handle_launcher_start(struct call *c)
 	struct cidr_list *ranges;
 	int64_t ts;
 	struct store_reply *r;
+	unsigned home;
 	int found;
 
 	if (venue_id == NULL || *venue_id == '\0' ||
@@ -128,6 +136,8 @@ void handle_launcher_start(struct call *c)
 		return;
 	}
 	ranges = (struct cidr_list *)(v + 1);
+	home = shard_home(venue_id, strlen(venue_id));
+	c->shard = shard_of_home(c->app->cfg, home);
 	found = launcher_load_venue(c, venue_id, v);
 	if (found < 0)
 		goto done;
@@ -152,6 +162,7 @@ void handle_launcher_start(struct call *c)
 		call_error(c, HB_INTERNAL_ERROR, NULL);
 		goto done;
 	}
+	shard_put_home(home, token + 3); /* the token names its venue's shard */
 	crypto_sha256_hex(token, strlen(token), hash);
 	snprintf(window, sizeof window, "%lld",
 		 (long long)c->app->cfg->signature_window_sec);
@@ -198,10 +209,13 @@ done:
 }
 
 /*
- * Hashes the bearer token of the Authorization header into hash. Answers 401
- * and returns -1 when there is none.
+ * Hashes the bearer token of the Authorization header into hash and routes
+ * the call to the shard the token names; writes the home it carries at
+ * home (SHARD_HOME_HEX digits, NULL: not wanted) when it carries one.
+ * Answers 401 and returns -1 when there is none.
  */
-static int launcher_bearer(struct call *c, char hash[CRYPTO_SHA256_HEX])
+static int launcher_bearer(struct call *c, char hash[CRYPTO_SHA256_HEX],
+			   char *home)
 {
 	const char *auth = http_param(c->req, "HTTP_AUTHORIZATION");
 	size_t len;
@@ -222,6 +236,9 @@ static int launcher_bearer(struct call *c, char hash[CRYPTO_SHA256_HEX])
 		return -1;
 	}
 	crypto_sha256_hex(auth, len, hash);
+	call_route_id(c, "lt_", auth, len);
+	if (home != NULL)
+		call_copy_home("lt_", auth, len, home);
 	return 0;
 }
 
@@ -245,7 +262,7 @@ void handle_launcher_heartbeat(struct call *c)
 	const char *argv[1] = {hash};
 	struct store_reply *r;
 
-	if (launcher_bearer(c, hash) != 0 || call_read_body(c, 1) != 0 ||
+	if (launcher_bearer(c, hash, NULL) != 0 || call_read_body(c, 1) != 0 ||
 	    call_script(c, SCRIPT_LAUNCHER_HEARTBEAT, 1, argv, NULL, &r) != 0)
 		return;
 	call_data_begin(c);
@@ -265,13 +282,15 @@ void handle_launcher_ott(struct call *c)
 	size_t game_len;
 	struct store_reply *r;
 
-	if (launcher_bearer(c, hash) != 0 || call_read_body(c, 0) != 0 ||
-	    call_string_field(c, "game_id", &game, &game_len) != 0)
-		return;
 	if (crypto_random_token("ott_", 16, ott) != 0) {
 		call_error(c, HB_INTERNAL_ERROR, NULL);
 		return;
 	}
+	/* The OTT carries the launcher's home: its game session's shard. */
+	if (launcher_bearer(c, hash, ott + 4) != 0 ||
+	    call_read_body(c, 0) != 0 ||
+	    call_string_field(c, "game_id", &game, &game_len) != 0)
+		return;
 	snprintf(keep, sizeof keep, "%lld",
 		 (long long)c->app->cfg->ott_record_sec * 1000);
 	{
@@ -296,7 +315,7 @@ void handle_launcher_end(struct call *c)
 	const char *argv[1] = {hash};
 	struct store_reply *r;
 
-	if (launcher_bearer(c, hash) != 0 || call_read_body(c, 1) != 0 ||
+	if (launcher_bearer(c, hash, NULL) != 0 || call_read_body(c, 1) != 0 ||
 	    call_script(c, SCRIPT_LAUNCHER_END, 1, argv, NULL, &r) != 0)
 		return;
 	call_data_begin(c);

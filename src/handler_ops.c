@@ -22,7 +22,8 @@ void handle_healthz(struct call *c)
 {
 	const char *argv[1] = {"ROLE"};
 	struct store_reply *r = NULL;
-	enum store_result res = store_command(c->app->store, 1, argv, NULL, &r);
+	enum store_result res =
+	    store_command(c->app->store, 0, 1, argv, NULL, &r);
 	struct jw *w = &c->resp->body;
 	const char *role = NULL;
 	size_t len = 0;
@@ -161,14 +162,85 @@ static void ops_local_metrics(struct jw *w)
 	free(m);
 }
 
-/* The figures kept in Redis: live sessions, sweep lag, starts and ends. */
+/* The most reasons of ending /metrics sums over shards. */
+#define OPS_REASONS_MAX 16
+
+/* The figures kept in Redis, summed over the shards. */
+struct ops_sums {
+	long long live;
+	double lag;
+	unsigned long long started;
+	int nreasons;
+	char reason[OPS_REASONS_MAX][32];
+	unsigned long long ended[OPS_REASONS_MAX];
+};
+
+/* Adds the reply r of metrics.lua on one shard to sum. */
+static void ops_add_shard(struct ops_sums *sum, const struct store_reply *r)
+{
+	const struct store_reply *stats = store_reply_at(r, 4);
+	long long now = store_reply_int(store_reply_at(r, 3));
+	size_t olen;
+	const char *oldest = store_reply_str(store_reply_at(r, 2), &olen);
+
+	sum->live += store_reply_int(store_reply_at(r, 1));
+	if (oldest != NULL) {
+		double due = strtod(oldest, NULL);
+
+		if (now > due && ((double)now - due) / 1000.0 > sum->lag)
+			sum->lag = ((double)now - due) / 1000.0;
+	}
+	for (size_t i = 0; i + 1 < store_reply_count(stats); i += 2) {
+		char field[64], value[32];
+		unsigned long long v;
+		int k;
+
+		call_reply_str(stats, i, field, sizeof field);
+		call_reply_str(stats, i + 1, value, sizeof value);
+		v = strtoull(value, NULL, 10);
+		if (strcmp(field, "started") == 0) {
+			sum->started += v;
+			continue;
+		}
+		if (strncmp(field, "ended:", 6) != 0 ||
+		    strlen(field + 6) >= sizeof sum->reason[0])
+			continue;
+		for (k = 0; k < sum->nreasons; k++)
+			if (strcmp(sum->reason[k], field + 6) == 0)
+				break;
+		if (k == sum->nreasons) {
+			if (k == OPS_REASONS_MAX)
+				continue;
+			snprintf(sum->reason[k], sizeof sum->reason[k], "%s",
+				 field + 6);
+			sum->nreasons++;
+		}
+		sum->ended[k] += v;
+	}
+}
+
+/*
+ * The figures kept in Redis: live sessions, sweep lag, starts and ends,
+ * summed over every shard; none unless every shard answered.
+ */
 static void ops_store_metrics(struct call *c, struct jw *w)
 {
-	struct store_reply *r = NULL;
-	int up = store_script(c->app->store, SCRIPT_METRICS, 0, NULL, NULL,
-			      &r) == STORE_OK;
-	int paused = !up && store_paused(c->app->store);
+	struct store *st = c->app->store;
+	struct ops_sums *sum = calloc(1, sizeof *sum);
+	int up = sum != NULL, paused = 0;
 
+	for (int i = 0; up && i < store_shards(st); i++) {
+		struct store_reply *r = NULL;
+
+		if (store_script(st, i, SCRIPT_METRICS, 0, NULL, NULL, &r) ==
+		    STORE_OK) {
+			ops_add_shard(sum, r);
+		} else {
+			up = 0;
+			paused = store_paused(st);
+		}
+		store_reply_free(r);
+	}
 	ops_printf(w,
 		   "# HELP heartbeat_redis_up Whether Redis answered this "
 		   "scrape.\n# TYPE heartbeat_redis_up gauge\n"
@@ -180,18 +252,6 @@ static void ops_store_metrics(struct call *c, struct jw *w)
 		   "heartbeat_paused %d\n",
 		   paused);
 	if (up) {
-		const struct store_reply *stats = store_reply_at(r, 4);
-		long long now = store_reply_int(store_reply_at(r, 3));
-		size_t olen;
-		const char *oldest =
-		    store_reply_str(store_reply_at(r, 2), &olen);
-		double lag = 0;
-
-		if (oldest != NULL) {
-			double due = strtod(oldest, NULL);
-			if (now > due)
-				lag = ((double)now - due) / 1000.0;
-		}
 		ops_printf(w,
 			   "# HELP heartbeat_live_game_sessions Game sessions "
 			   "not yet ended.\n"
@@ -201,38 +261,25 @@ static void ops_store_metrics(struct call *c, struct jw *w)
 			   "most overdue session has waited to be settled.\n"
 			   "# TYPE heartbeat_sweep_lag_seconds gauge\n"
 			   "heartbeat_sweep_lag_seconds %.3f\n",
-			   store_reply_int(store_reply_at(r, 1)), lag);
-		ops_printf(w, "# HELP heartbeat_game_sessions_started_total "
-			      "Game sessions started.\n"
-			      "# TYPE heartbeat_game_sessions_started_total "
-			      "counter\n");
-		for (size_t i = 0; i + 1 < store_reply_count(stats); i += 2) {
-			char field[64], value[32];
-			call_reply_str(stats, i, field, sizeof field);
-			call_reply_str(stats, i + 1, value, sizeof value);
-			if (strcmp(field, "started") == 0)
-				ops_printf(
-				    w,
-				    "heartbeat_game_sessions_started_total"
-				    " %s\n",
-				    value);
-		}
+			   sum->live, sum->lag);
+		ops_printf(w,
+			   "# HELP heartbeat_game_sessions_started_total "
+			   "Game sessions started.\n"
+			   "# TYPE heartbeat_game_sessions_started_total "
+			   "counter\nheartbeat_game_sessions_started_total "
+			   "%llu\n",
+			   sum->started);
 		ops_printf(w, "# HELP heartbeat_game_sessions_ended_total Game "
 			      "sessions settled, by reason.\n"
 			      "# TYPE heartbeat_game_sessions_ended_total "
 			      "counter\n");
-		for (size_t i = 0; i + 1 < store_reply_count(stats); i += 2) {
-			char field[64], value[32];
-			call_reply_str(stats, i, field, sizeof field);
-			call_reply_str(stats, i + 1, value, sizeof value);
-			if (strncmp(field, "ended:", 6) == 0)
-				ops_printf(w,
-					   "heartbeat_game_sessions_ended_total"
-					   "{reason=\"%s\"} %s\n",
-					   field + 6, value);
-		}
+		for (int k = 0; k < sum->nreasons; k++)
+			ops_printf(w,
+				   "heartbeat_game_sessions_ended_total"
+				   "{reason=\"%s\"} %llu\n",
+				   sum->reason[k], sum->ended[k]);
 	}
-	store_reply_free(r);
+	free(sum);
 }
 
 void handle_metrics(struct call *c)

@@ -524,7 +524,7 @@ static int ledger_run(const struct config *cfg)
 		rc = LEDGER_EXIT_FAILED;
 		goto done;
 	}
-	store_key(l.store, KEYS_NAME(EVENTS), l.nm.key, sizeof l.nm.key);
+	store_key(l.store, 0, KEYS_NAME(EVENTS), l.nm.key, sizeof l.nm.key);
 	l.nm.group = cfg->ledger_group;
 	l.nm.consumer = l.consumer;
 	log_line(LOG_INFO, "event=started stream=%s group=%s consumer=%s",

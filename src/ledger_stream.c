@@ -65,7 +65,7 @@ ledger_has_group(struct store *st, const struct ledger_names *nm, int *found)
 {
 	const char *argv[] = {"XINFO", "GROUPS", nm->key};
 	struct store_reply *r;
-	enum store_result rc = store_command(st, 3, argv, NULL, &r);
+	enum store_result rc = store_command(st, 0, 3, argv, NULL, &r);
 	char name[256];
 
 	*found = 0;
@@ -101,7 +101,7 @@ enum store_result ledger_stream_ensure_group(struct store *st,
 	 */
 	if ((rc = ledger_has_group(st, nm, &found)) != STORE_OK || found)
 		return rc;
-	rc = store_command(st, 6, argv, NULL, &r);
+	rc = store_command(st, 0, 6, argv, NULL, &r);
 	store_reply_free(r);
 	if (rc != STORE_OK && ledger_error_is(st, "BUSYGROUP"))
 		return STORE_OK; /* another ledger created it meanwhile */
@@ -195,9 +195,9 @@ enum store_result ledger_stream_read(struct store *st,
 	snprintf(count, sizeof count, "%zu", b->cap);
 	snprintf(block, sizeof block, "%lld", (long long)block_ms);
 	if (history)
-		rc = store_command(st, 9, hist, NULL, &b->reply);
+		rc = store_command(st, 0, 9, hist, NULL, &b->reply);
 	else
-		rc = store_command(st, 11, argv, NULL, &b->reply);
+		rc = store_command(st, 0, 11, argv, NULL, &b->reply);
 	if (rc != STORE_OK)
 		return rc;
 	/* nil after BLOCK ran out; else [[key, entries]]. */
@@ -222,7 +222,7 @@ enum store_result ledger_stream_claim(struct store *st,
 	ledger_batch_clear(b);
 	snprintf(idle, sizeof idle, "%lld", (long long)min_idle_ms);
 	snprintf(count, sizeof count, "%zu", b->cap);
-	rc = store_command(st, 8, argv, NULL, &b->reply);
+	rc = store_command(st, 0, 8, argv, NULL, &b->reply);
 	if (rc != STORE_OK)
 		return rc;
 	/* [next start, entries, deleted ids (dropped by Redis already)]. */
@@ -253,7 +253,7 @@ static enum store_result ledger_ack_chunked(struct store *st,
 		argv[k++] = nm->group;
 		for (size_t j = i; j < b->n && j < i + LEDGER_ACK_CHUNK; j++)
 			argv[k++] = b->items[j].entry.stream_id;
-		rc = store_command(st, (int)k, argv, NULL, &r);
+		rc = store_command(st, 0, (int)k, argv, NULL, &r);
 		store_reply_free(r);
 		if (rc != STORE_OK)
 			return rc;
@@ -281,7 +281,7 @@ enum store_result ledger_stream_ack(struct store *st,
 				       b->items[i].entry.stream_id);
 	{
 		const char *argv[] = {nm->group, ids};
-		rc = store_script(st, SCRIPT_LEDGER_ACK, 2, argv, NULL, &r);
+		rc = store_script(st, 0, SCRIPT_LEDGER_ACK, 2, argv, NULL, &r);
 	}
 	free(ids);
 	store_reply_free(r);
@@ -331,7 +331,7 @@ static enum store_result ledger_groups(struct store *st,
 {
 	const char *argv[] = {"XINFO", "GROUPS", nm->key};
 	struct store_reply *r;
-	enum store_result rc = store_command(st, 3, argv, NULL, &r);
+	enum store_result rc = store_command(st, 0, 3, argv, NULL, &r);
 
 	*n = 0;
 	if (lag != NULL)
@@ -361,7 +361,7 @@ static enum store_result ledger_groups(struct store *st,
 		if (g[i].pending <= 0)
 			continue;
 		/* [count, oldest id, newest id, consumers]. */
-		rc = store_command(st, 3, pargv, NULL, &r);
+		rc = store_command(st, 0, 3, pargv, NULL, &r);
 		if (rc != STORE_OK)
 			return rc;
 		g[i].pending = store_reply_int(store_reply_at(r, 0));
@@ -390,7 +390,7 @@ enum store_result ledger_stream_trim(struct store *st,
 	if (ledger_trim_floor(names, g, n, &minid) != LEDGER_TRIM_BELOW)
 		return STORE_OK;
 	ledger_id_format(minid, id, sizeof id);
-	rc = store_command(st, 4, argv, NULL, &r);
+	rc = store_command(st, 0, 4, argv, NULL, &r);
 	if (rc == STORE_OK)
 		*trimmed = store_reply_int(r);
 	store_reply_free(r);
@@ -411,7 +411,7 @@ static enum store_result ledger_first_after(struct store *st,
 	start[0] = '(';
 	ledger_id_format(after, start + 1, sizeof start - 1);
 	*ms = -1;
-	rc = store_command(st, 6, argv, NULL, &r);
+	rc = store_command(st, 0, 6, argv, NULL, &r);
 	if (rc == STORE_OK && store_reply_count(r) > 0) {
 		ledger_id_of(store_reply_at(store_reply_at(r, 0), 0), &id);
 		*ms = (int64_t)id.ms;
@@ -434,7 +434,7 @@ enum store_result ledger_stream_stats(struct store *st,
 	size_t n;
 
 	memset(out, 0, sizeof *out);
-	if ((rc = store_command(st, 2, xlen, NULL, &r)) != STORE_OK)
+	if ((rc = store_command(st, 0, 2, xlen, NULL, &r)) != STORE_OK)
 		return rc;
 	out->length = store_reply_int(r);
 	store_reply_free(r);
@@ -461,7 +461,7 @@ enum store_result ledger_stream_stats(struct store *st,
 		return rc;
 	if (oldest < 0)
 		return STORE_OK;
-	if ((rc = store_command(st, 1, time, NULL, &r)) != STORE_OK)
+	if ((rc = store_command(st, 0, 1, time, NULL, &r)) != STORE_OK)
 		return rc;
 	{
 		int64_t secs = 0, usecs = 0;

@@ -12,7 +12,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "keys.h"
 #include "metrics.h"
+#include "shard.h"
 #include "store_int.h"
 #include "util.h"
 
@@ -23,16 +25,22 @@ void store_set_error(struct store *st, const char *what, const char *detail)
 		 detail ? detail : "unknown");
 }
 
-/*
- * Cluster: forgets which node serves the slot; the next call asks the
- * nodes again, not sooner than STORE_MAP_RETRY_MS from now.
- */
-void store_forget_owner(struct store *st)
+void store_forget_owner(struct store *st, const struct store_conn *c)
 {
+	int forgot = 0;
+
 	if (!st->cluster)
 		return;
-	st->owner = -1;
-	st->map_retry_ms = util_now_ms() + STORE_MAP_RETRY_MS;
+	for (int i = 0; i < st->nshards; i++) {
+		int o = st->shard[i].owner;
+
+		if (o >= 0 && (c == NULL || &st->conn[o] == c)) {
+			st->shard[i].owner = -1;
+			forgot = 1;
+		}
+	}
+	if (forgot)
+		st->map_retry_ms = util_now_ms() + STORE_MAP_RETRY_MS;
 }
 
 struct store *store_new(const struct config *cfg)
@@ -44,16 +52,26 @@ struct store *store_new(const struct config *cfg)
 	st->cfg = cfg;
 	st->chooser = store_chooser_for(cfg);
 	st->cluster = cfg->redis_cluster[0] != '\0';
-	st->owner = st->cluster ? -1 : 0;
-	snprintf(st->anchor_key, sizeof st->anchor_key, "%sanchor",
-		 cfg->key_base);
-	st->slot = util_key_slot(st->anchor_key, strlen(st->anchor_key));
-	if (store_prologue(cfg, st->prologue, sizeof st->prologue) != 0 ||
-	    store_library_name(st) != 0) {
-		free(st);
-		return NULL;
+	st->nshards = cfg->shards > 1 ? (int)cfg->shards : 1;
+	st->shard = calloc((size_t)st->nshards, sizeof *st->shard);
+	if (st->shard == NULL)
+		goto fail;
+	for (int i = 0; i < st->nshards; i++) {
+		char anchor[STORE_KEY_MAX];
+
+		if (store_anchor(st, i, anchor, sizeof anchor) != 0)
+			goto fail;
+		st->shard[i].slot = util_key_slot(anchor, strlen(anchor));
+		st->shard[i].owner = st->cluster ? -1 : 0;
 	}
+	if (store_prologue(cfg, st->prologue, sizeof st->prologue) != 0 ||
+	    store_library_name(st) != 0)
+		goto fail;
 	return st;
+fail:
+	free(st->shard);
+	free(st);
+	return NULL;
 }
 
 void store_free(struct store *st)
@@ -62,6 +80,7 @@ void store_free(struct store *st)
 		return;
 	for (int i = 0; i < STORE_NODES_MAX; i++)
 		store_disconnect(st, &st->conn[i]);
+	free(st->shard);
 	free(st);
 }
 
@@ -80,9 +99,32 @@ const char *store_mode(const struct store *st)
 	return st->chooser->name;
 }
 
-void store_key(const struct store *st, const char *name, char *out, size_t size)
+int store_shards(const struct store *st)
 {
-	snprintf(out, size, "%s%s", st->cfg->key_base, name);
+	return st->nshards;
+}
+
+int store_anchor(const struct store *st, int shard, char *out, size_t size)
+{
+	size_t n;
+
+	const char *name = KEYS_NAME(ANCHOR);
+
+	if (shard_base(st->cfg, shard, out, size) != 0 ||
+	    (n = strlen(out)) + strlen(name) >= size)
+		return -1;
+	memcpy(out + n, name, strlen(name) + 1);
+	return 0;
+}
+
+void store_key(const struct store *st, int shard, const char *name, char *out,
+	       size_t size)
+{
+	char base[SHARD_BASE_MAX];
+
+	if (shard_base(st->cfg, shard, base, sizeof base) != 0)
+		base[0] = '\0';
+	snprintf(out, size, "%s%s", base, name);
 }
 
 /* A cluster that is down, as a command or a script's command finds it. */
@@ -229,9 +271,9 @@ static enum store_result store_act_failed(struct store *st,
 		res = STORE_UNAVAILABLE;
 		if (!store_error_keeps_connection(r->str)) {
 			store_disconnect(st, c);
-			store_forget_owner(st);
+			store_forget_owner(st, c);
 		} else if (store_error_is_cluster_down(r->str)) {
-			store_forget_owner(st);
+			store_forget_owner(st, c);
 		}
 	}
 	freeReplyObject(r);
@@ -272,9 +314,9 @@ static int store_act_redirect(struct store *st, struct store_call *q,
 	struct store_conn *next = NULL;
 
 	if (q->redirects++ >= STORE_REDIRECTS_MAX ||
-	    store_redirect(st, q->c, msg, &next, &q->asking) <= 0) {
+	    store_redirect(st, q->shard, q->c, msg, &next, &q->asking) <= 0) {
 		store_set_error(st, "cluster", msg);
-		store_forget_owner(st);
+		store_forget_owner(st, q->c);
 		return -1;
 	}
 	q->c = next;
@@ -290,24 +332,31 @@ static int store_act_redirect(struct store *st, struct store_call *q,
  * name, or EVALSHA and the SHA) and a NOSCRIPT or "Function not found"
  * reply reloads it (on each node once) and sends again.
  */
-static enum store_result store_call(struct store *st, int script, int argc,
-				    const char **argv, size_t *lens,
+static enum store_result store_call(struct store *st, int shard, int script,
+				    int argc, const char **argv, size_t *lens,
 				    struct store_reply **out)
 {
-	struct store_call q = {
-	    .script = script, .argc = argc, .argv = argv, .lens = lens};
+	struct store_call q = {.script = script,
+			       .shard = shard,
+			       .argc = argc,
+			       .argv = argv,
+			       .lens = lens};
 	enum store_result res;
 	redisReply *r;
 
 	*out = NULL;
 	st->paused = 0;
-	if ((q.c = store_route(st)) == NULL)
+	if (shard < 0 || shard >= st->nshards) {
+		store_set_error(st, "store", "no such shard");
+		return STORE_ERROR;
+	}
+	if ((q.c = store_route(st, shard)) == NULL)
 		return store_unavailable();
 	q.gen = q.c->gen;
 	store_tx_begin(st, &q);
 	for (;;) {
 		if ((r = store_call_send(st, &q)) == NULL) {
-			store_forget_owner(st);
+			store_forget_owner(st, q.c);
 			return store_unavailable();
 		}
 		switch (store_classify(st, &q, r)) {
@@ -333,7 +382,7 @@ static enum store_result store_call(struct store *st, int script, int argc,
 			/* Dropping the connection discards the transaction. */
 			store_set_error(st, "cluster", r->str);
 			store_disconnect(st, q.c);
-			store_forget_owner(st);
+			store_forget_owner(st, q.c);
 			break;
 		case STORE_V_STALE:
 			store_set_error(st, "redis", r->str);
@@ -344,12 +393,13 @@ static enum store_result store_call(struct store *st, int script, int argc,
 	}
 }
 
-enum store_result store_script(struct store *st, enum script_id id, int argc,
-			       const char *const *argv, const size_t *lens,
-			       struct store_reply **out)
+enum store_result store_script(struct store *st, int shard, enum script_id id,
+			       int argc, const char *const *argv,
+			       const size_t *lens, struct store_reply **out)
 {
 	const char *all[STORE_ARGS_MAX];
 	size_t all_lens[STORE_ARGS_MAX];
+	char anchor[STORE_KEY_MAX];
 	int n = 0;
 
 	*out = NULL;
@@ -357,10 +407,15 @@ enum store_result store_script(struct store *st, enum script_id id, int argc,
 		store_set_error(st, "store_script", "too many arguments");
 		return STORE_ERROR;
 	}
+	if (shard < 0 || shard >= st->nshards ||
+	    store_anchor(st, shard, anchor, sizeof anchor) != 0) {
+		store_set_error(st, "store_script", "no such shard");
+		return STORE_ERROR;
+	}
 	all[n++] = NULL; /* FCALL or EVALSHA, filled in by store_call */
 	all[n++] = NULL; /* the function's name or the script's SHA */
 	all[n++] = "1";
-	all[n++] = st->anchor_key;
+	all[n++] = anchor;
 	for (int i = 0; i < n; i++)
 		all_lens[i] = all[i] != NULL ? strlen(all[i]) : 0;
 	for (int i = 0; i < argc; i++) {
@@ -368,10 +423,10 @@ enum store_result store_script(struct store *st, enum script_id id, int argc,
 		all_lens[n] = lens ? lens[i] : strlen(argv[i]);
 		n++;
 	}
-	return store_call(st, (int)id, n, all, all_lens, out);
+	return store_call(st, shard, (int)id, n, all, all_lens, out);
 }
 
-enum store_result store_command(struct store *st, int argc,
+enum store_result store_command(struct store *st, int shard, int argc,
 				const char *const *argv, const size_t *lens,
 				struct store_reply **out)
 {
@@ -387,5 +442,5 @@ enum store_result store_command(struct store *st, int argc,
 		all[i] = argv[i];
 		all_lens[i] = lens ? lens[i] : strlen(argv[i]);
 	}
-	return store_call(st, -1, argc, all, all_lens, out);
+	return store_call(st, shard, -1, argc, all, all_lens, out);
 }

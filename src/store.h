@@ -41,8 +41,12 @@ struct store *store_new(const struct config *cfg);
 /* Closes the connection and frees the store. Accepts NULL. */
 void store_free(struct store *st);
 
+/* How many shards the store serves (HB_SHARDS; shard.h). */
+int store_shards(const struct store *st);
+
 /*
- * Calls script id (loaded with the settings as constants: see common.lua)
+ * Calls script id on shard (0 .. store_shards() - 1: the script's keys are
+ * that shard's) (loaded with the settings as constants: see common.lua)
  * with the argc arguments in argv (lens gives their lengths; NULL means
  * NUL-terminated), at most STORE_SCRIPT_ARGS_MAX. Connects, loads scripts and
  * retries once after NOSCRIPT as needed. On STORE_OK, *out is a
@@ -50,12 +54,15 @@ void store_free(struct store *st);
  * is NULL; after STORE_UNAVAILABLE the connection is dropped and the next call
  * reconnects.
  */
-enum store_result store_script(struct store *st, enum script_id id, int argc,
-			       const char *const *argv, const size_t *lens,
-			       struct store_reply **out);
+enum store_result store_script(struct store *st, int shard, enum script_id id,
+			       int argc, const char *const *argv,
+			       const size_t *lens, struct store_reply **out);
 
-/* Sends one plain command, with the same ownership and results. */
-enum store_result store_command(struct store *st, int argc,
+/*
+ * Sends one plain command on the node of shard (its keys must be that
+ * shard's), with the same ownership and results.
+ */
+enum store_result store_command(struct store *st, int shard, int argc,
 				const char *const *argv, const size_t *lens,
 				struct store_reply **out);
 
@@ -71,9 +78,15 @@ const char *store_last_error(const struct store *st);
 /* How the store reaches Redis: "standalone", "sentinel" or "cluster". */
 const char *store_mode(const struct store *st);
 
-/* The full name of a key: the configured base followed by name. */
-void store_key(const struct store *st, const char *name, char *out,
+/* The full name of a key of shard: its key base followed by name. */
+void store_key(const struct store *st, int shard, const char *name, char *out,
 	       size_t size);
+
+/*
+ * Writes shard's anchor key (the first key of every script: common.lua)
+ * into out. Returns 0, or -1 when it did not fit in size.
+ */
+int store_anchor(const struct store *st, int shard, char *out, size_t size);
 
 /* ---- Pipelining, for the event loop (fcgi_loop.c) ------------------------ */
 

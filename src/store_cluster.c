@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * store_cluster.c - choosing the node in a Redis Cluster: the master of the
- * key base's hash slot, learnt from CLUSTER SLOTS and followed through
- * MOVED and ASK redirects; one connection per node used.
+ * store_cluster.c - choosing the node in a Redis Cluster: for each shard,
+ * the master of its key base's hash slot, learnt from CLUSTER SLOTS and
+ * followed through MOVED and ASK redirects; one connection per node used.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,6 +12,15 @@
 #include "metrics.h"
 #include "store_int.h"
 #include "util.h"
+
+/* Whether entry i serves a shard's slot as far as the store knows. */
+static int store_node_owns(const struct store *st, int i)
+{
+	for (int s = 0; s < st->nshards; s++)
+		if (st->shard[s].owner == i)
+			return 1;
+	return 0;
+}
 
 /*
  * The entry for node host:port: the one in use, else a free or idle entry
@@ -28,7 +37,7 @@ static struct store_conn *store_node(struct store *st, const char *host,
 
 		if (c->port == port && strcmp(c->host, host) == 0)
 			return c;
-		if (i == st->owner || c->pending > 0)
+		if (c->pending > 0 || store_node_owns(st, i))
 			continue;
 		if (spare == NULL || (spare->ctx != NULL && c->ctx == NULL))
 			spare = c;
@@ -45,13 +54,12 @@ static struct store_conn *store_node(struct store *st, const char *host,
 }
 
 /*
- * Finds in r, CLUSTER SLOTS' answer from node host, the master of the key
- * base's slot, into master (size bytes) and *port. Returns 0, or -1 when no
- * master serves the slot.
+ * Finds in r, CLUSTER SLOTS' answer from node host, the master of slot,
+ * into master (size bytes) and *port. Returns 0, or -1 when no master
+ * serves the slot.
  */
-static int store_slot_master(const struct store *st, const redisReply *r,
-			     const char *host, char *master, size_t size,
-			     int *port)
+static int store_slot_master(int slot, const redisReply *r, const char *host,
+			     char *master, size_t size, int *port)
 {
 	*port = 0;
 	/* Each range: start, end, master [host, port, id...], replicas... */
@@ -61,8 +69,8 @@ static int store_slot_master(const struct store *st, const redisReply *r,
 		if (e->type != REDIS_REPLY_ARRAY || e->elements < 3 ||
 		    e->element[0]->type != REDIS_REPLY_INTEGER ||
 		    e->element[1]->type != REDIS_REPLY_INTEGER ||
-		    e->element[0]->integer > st->slot ||
-		    e->element[1]->integer < st->slot)
+		    e->element[0]->integer > slot ||
+		    e->element[1]->integer < slot)
 			continue;
 		m = e->element[2];
 		if (m->type != REDIS_REPLY_ARRAY || m->elements < 2 ||
@@ -84,17 +92,46 @@ static int store_slot_master(const struct store *st, const redisReply *r,
 }
 
 /*
- * Asks node host:port for the slot map (CLUSTER SLOTS) and makes the master
- * of the key base's slot the owner. Returns 0, or -1.
+ * Makes the masters r (CLUSTER SLOTS' answer from node host) names the
+ * owners of the shards whose owner is unknown. Returns 0 when shard's is
+ * known then, else -1.
  */
-static int store_ask_slots(struct store *st, const char *host, int port)
+static int store_learn_map(struct store *st, int shard, const redisReply *r,
+			   const char *host)
+{
+	for (int s = 0; s < st->nshards; s++) {
+		char master[STORE_HOST_MAX] = "";
+		int master_port = 0;
+		struct store_conn *c;
+
+		if (st->shard[s].owner >= 0)
+			continue;
+		if (store_slot_master(st->shard[s].slot, r, host, master,
+				      sizeof master, &master_port) != 0) {
+			if (s == shard)
+				store_set_error(st, "cluster",
+						"no master serves the slot");
+			continue;
+		}
+		if ((c = store_node(st, master, master_port)) == NULL)
+			continue;
+		st->shard[s].owner = (int)(c - st->conn);
+	}
+	return st->shard[shard].owner >= 0 ? 0 : -1;
+}
+
+/*
+ * Asks node host:port for the slot map (CLUSTER SLOTS) and learns from it
+ * the masters of the shards whose master is unknown. Returns 0 when
+ * shard's is known then, else -1.
+ */
+static int store_ask_slots(struct store *st, int shard, const char *host,
+			   int port)
 {
 	const char *argv[2] = {"CLUSTER", "SLOTS"};
-	char master[STORE_HOST_MAX] = "";
-	int master_port = 0;
 	redisContext *ctx = store_open_ctx(st, host, port);
 	redisReply *r = NULL;
-	struct store_conn *c;
+	int rc;
 
 	if (ctx == NULL)
 		return -1;
@@ -108,18 +145,10 @@ static int store_ask_slots(struct store *st, const char *host, int port)
 	r = redisCommandArgv(ctx, 2, argv, NULL);
 	if (r == NULL || r->type != REDIS_REPLY_ARRAY)
 		goto fail;
-	if (store_slot_master(st, r, host, master, sizeof master,
-			      &master_port) != 0) {
-		store_set_error(st, "cluster", "no master serves the slot");
-		goto fail;
-	}
+	rc = store_learn_map(st, shard, r, host);
 	freeReplyObject(r);
 	redisFree(ctx);
-	c = store_node(st, master, master_port);
-	if (c == NULL)
-		return -1;
-	st->owner = (int)(c - st->conn);
-	return 0;
+	return rc;
 fail:
 	if (r != NULL && r->type == REDIS_REPLY_ERROR)
 		store_set_error(st, "CLUSTER SLOTS", r->str);
@@ -132,10 +161,11 @@ fail:
 }
 
 /*
- * Learns which master serves the key base's slot, asking the configured
- * nodes and then every node used since, until one answers. Returns 0, or -1.
+ * Learns which master serves shard's slot (and those of the other shards
+ * not known), asking the configured nodes and then every node used since,
+ * until one answers. Returns 0, or -1.
  */
-static int store_learn_owner(struct store *st)
+static int store_learn_owner(struct store *st, int shard)
 {
 	const char *p = st->cfg->redis_cluster;
 	char host[STORE_HOST_MAX];
@@ -146,16 +176,16 @@ static int store_learn_owner(struct store *st)
 		return -1;
 	}
 	while (store_next_addr(&p, host, sizeof host, &port))
-		if (store_ask_slots(st, host, port) == 0)
+		if (store_ask_slots(st, shard, host, port) == 0)
 			return 0;
 	for (int i = 0; i < STORE_NODES_MAX; i++) {
 		if (st->conn[i].port == 0)
 			continue;
 		snprintf(host, sizeof host, "%s", st->conn[i].host);
-		if (store_ask_slots(st, host, st->conn[i].port) == 0)
+		if (store_ask_slots(st, shard, host, st->conn[i].port) == 0)
 			return 0;
 	}
-	store_forget_owner(st);
+	st->map_retry_ms = util_now_ms() + STORE_MAP_RETRY_MS;
 	return -1;
 }
 
@@ -166,7 +196,7 @@ static int store_learn_owner(struct store *st)
  * node to send to and *asking set for ASK; 0 when msg is not a redirect;
  * -1 when the node named cannot be reached.
  */
-int store_redirect(struct store *st, const struct store_conn *from,
+int store_redirect(struct store *st, int shard, const struct store_conn *from,
 		   const char *msg, struct store_conn **to, int *asking)
 {
 	char host[STORE_HOST_MAX];
@@ -196,10 +226,10 @@ int store_redirect(struct store *st, const struct store_conn *from,
 	if (c == NULL)
 		return -1;
 	if (!*asking)
-		st->owner = (int)(c - st->conn);
+		st->shard[shard].owner = (int)(c - st->conn);
 	if (c->ctx == NULL && store_connect(st, c) != 0) {
 		if (!*asking)
-			store_forget_owner(st);
+			store_forget_owner(st, c);
 		return -1;
 	}
 	*to = c;
@@ -212,6 +242,6 @@ static int store_open_node(struct store *st, struct store_conn *c)
 	return store_open(st, c, c->host, c->port);
 }
 
-/* Cluster: the master of the key base's slot, one connection per node. */
+/* Cluster: the master of each shard's slot, one connection per node. */
 const struct store_chooser store_chooser_cluster = {
     "cluster", store_learn_owner, store_open_node};

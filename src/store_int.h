@@ -70,28 +70,34 @@ struct store_conn {
 struct store_chooser {
 	const char *name; /* what store_mode says */
 	/*
-	 * Makes the node that serves the key base's slot known (st->owner
-	 * >= 0). Returns 0, or -1 with the error recorded. NULL: always
-	 * conn[0].
+	 * Makes the node that serves shard's slot known (its owner >= 0),
+	 * and those of the other shards as it learns them. Returns 0, or -1
+	 * with the error recorded. NULL: always conn[0].
 	 */
-	int (*locate)(struct store *st);
+	int (*locate)(struct store *st, int shard);
 	/* Opens c's socket to the node. Returns 0, or -1 with the error. */
 	int (*open)(struct store *st, struct store_conn *c);
+};
+
+/* One shard of the deployment (shard.h) as the store reaches it. */
+struct store_shard {
+	int slot; /* the hash slot of its key base */
+	/*
+	 * The connection that serves the slot: always 0 without a cluster;
+	 * with one, the slot's master as last learnt (CLUSTER SLOTS or
+	 * MOVED), or -1 to learn it on the next call.
+	 */
+	int owner;
 };
 
 struct store {
 	const struct config *cfg;
 	const struct store_chooser *chooser;
 	struct store_conn conn[STORE_NODES_MAX];
-	int cluster; /* HB_REDIS_CLUSTER is set */
-	/*
-	 * The connection that serves the key base's hash slot: always 0
-	 * without a cluster; with one, the slot's master as last learnt
-	 * (CLUSTER SLOTS or MOVED), or -1 to learn it on the next call.
-	 */
-	int owner;
-	int slot;	      /* the key base's hash slot */
-	int64_t map_retry_ms; /* cluster: no new try before this time */
+	int cluster;		   /* HB_REDIS_CLUSTER is set */
+	int nshards;		   /* HB_SHARDS */
+	struct store_shard *shard; /* nshards of them */
+	int64_t map_retry_ms;	   /* cluster: no new try before this time */
 	/* Pipelining (store_set_pipeline); every connection's count. */
 	const struct store_pipeline_ops *pipe;
 	size_t pending;
@@ -103,7 +109,6 @@ struct store {
 	char fname[SCRIPT_COUNT][STORE_FNAME_MAX];
 	char error[256];
 	int connected_before;
-	char anchor_key[STORE_KEY_MAX];
 	/* The settings as Lua constants, put before every script loaded. */
 	char prologue[STORE_PROLOGUE_MAX];
 };
@@ -111,6 +116,7 @@ struct store {
 /* One call on its way (store.c): its command and where it stands. */
 struct store_call {
 	int script; /* the script's id, or -1 for a plain command */
+	int shard;  /* the shard it goes to */
 	int argc;
 	const char **argv;
 	size_t *lens;
@@ -130,10 +136,11 @@ struct store_call {
 void store_set_error(struct store *st, const char *what, const char *detail);
 
 /*
- * Cluster: forgets which node serves the slot; the next call asks the
- * nodes again, not sooner than STORE_MAP_RETRY_MS from now.
+ * Cluster: forgets which node serves the slots of the shards c served
+ * (NULL: of every shard); their next call asks the nodes again, not
+ * sooner than STORE_MAP_RETRY_MS from now.
  */
-void store_forget_owner(struct store *st);
+void store_forget_owner(struct store *st, const struct store_conn *c);
 
 /* ---- store_conn.c: the connection -----------------------------------------
  */
@@ -179,23 +186,23 @@ const struct store_chooser *store_chooser_for(const struct config *cfg);
 int store_next_addr(const char **p, char *host, size_t size, int *port);
 
 /*
- * The connection every command goes to: the only one, or the master of the
- * key base's slot (every key shares its hash tag). Connects when needed.
- * Returns NULL with the error recorded.
+ * The connection the commands of shard go to: the only one, or the master
+ * of the shard's slot (every key of a shard shares its hash tag). Connects
+ * when needed. Returns NULL with the error recorded.
  */
-struct store_conn *store_route(struct store *st);
+struct store_conn *store_route(struct store *st, int shard);
 
 extern const struct store_chooser store_chooser_sentinel;
 extern const struct store_chooser store_chooser_cluster;
 
 /*
  * Cluster: follows a MOVED (the slot has a new master: it becomes the
- * owner) or ASK (this one command goes to the importing node, after
- * ASKING) error msg from node from. Returns 1 with *to the connected node
- * to send to and *asking set for ASK; 0 when msg is not a redirect; -1 when
- * the node named cannot be reached.
+ * owner of shard's slot) or ASK (this one command goes to the importing
+ * node, after ASKING) error msg from node from. Returns 1 with *to the
+ * connected node to send to and *asking set for ASK; 0 when msg is not a
+ * redirect; -1 when the node named cannot be reached.
  */
-int store_redirect(struct store *st, const struct store_conn *from,
+int store_redirect(struct store *st, int shard, const struct store_conn *from,
 		   const char *msg, struct store_conn **to, int *asking);
 
 /* ---- store_script.c: the scripts ----------------------------------------- */

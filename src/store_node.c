@@ -67,21 +67,17 @@ int store_next_addr(const char **p, char *host, size_t size, int *port)
 	return 0;
 }
 
-/*
- * The connection every command goes to: the only one, or the master of the
- * key base's slot (every key shares its hash tag). Connects when needed.
- * Returns NULL with the error recorded.
- */
-struct store_conn *store_route(struct store *st)
+struct store_conn *store_route(struct store *st, int shard)
 {
 	struct store_conn *c;
 
-	if (st->owner < 0 && st->chooser->locate != NULL &&
-	    st->chooser->locate(st) != 0)
+	if (st->shard[shard].owner < 0 &&
+	    (st->chooser->locate == NULL ||
+	     st->chooser->locate(st, shard) != 0 || st->shard[shard].owner < 0))
 		return NULL;
-	c = &st->conn[st->owner];
+	c = &st->conn[st->shard[shard].owner];
 	if (c->ctx == NULL && store_connect(st, c) != 0) {
-		store_forget_owner(st);
+		store_forget_owner(st, c);
 		return NULL;
 	}
 	return c;

@@ -152,7 +152,7 @@ static int store_poll_set(struct store *st, struct pollfd *pfd,
 		if (c->pending == 0)
 			continue;
 		if (store_deliver(st, c) != 0) {
-			store_forget_owner(st);
+			store_forget_owner(st, c);
 			continue;
 		}
 		if (c->pending == 0)
@@ -177,7 +177,7 @@ void store_pipeline_flush(struct store *st)
 	for (int i = 0; i < STORE_NODES_MAX; i++)
 		if (st->conn[i].pending > 0 &&
 		    store_flush_write(st, &st->conn[i]) != 0)
-			store_forget_owner(st);
+			store_forget_owner(st, &st->conn[i]);
 	deadline = util_now_ms() + st->cfg->redis_timeout_ms;
 	/* Then the replies, from whichever node answers first. */
 	for (;;) {
@@ -201,9 +201,10 @@ void store_pipeline_flush(struct store *st)
 			store_set_error(st, "redis I/O",
 					ready == 0 ? "timed out"
 						   : strerror(errno));
-			for (int i = 0; i < n; i++)
+			for (int i = 0; i < n; i++) {
 				store_disconnect(st, polled[i]);
-			store_forget_owner(st);
+				store_forget_owner(st, polled[i]);
+			}
 			return;
 		}
 		for (int i = 0; i < n; i++) {
@@ -213,7 +214,7 @@ void store_pipeline_flush(struct store *st)
 				store_set_error(st, "redis I/O",
 						polled[i]->ctx->errstr);
 				store_disconnect(st, polled[i]);
-				store_forget_owner(st);
+				store_forget_owner(st, polled[i]);
 			}
 		}
 	}

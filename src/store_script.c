@@ -15,45 +15,89 @@
 #include "keys.h"
 #include "store_int.h"
 
+/* Appends s to out (size bytes) at *n, as far as it fits. */
+static void store_put(char *out, size_t size, size_t *n, const char *s)
+{
+	if (*n < size)
+		*n += (size_t)snprintf(out + *n, size - *n, "%s", s);
+}
+
 /*
- * Writes the settings the scripts read (common.lua) as Lua: the key base as
- * a string of decimal escapes, so any byte reads as itself, and the numbers.
- * Returns 0, or -1 when they do not fit in size.
+ * Writes the key layout's part of the settings (see common.lua): a local
+ * for each key constant of keys.h (K_GAME, ...), and use_keys(anchor),
+ * which sets them for the shard whose anchor the call names, from a table
+ * built once per shard. Returns the length written (at most size - 1).
+ */
+static size_t store_prologue_keys(char *out, size_t size)
+{
+	size_t n = 0;
+	char line[256];
+	int k = 0;
+
+	store_put(out, size, &n, "local ");
+	for (int i = 0; i < KEYS_COUNT; i++)
+		if (keys_defs[i].lua != NULL) {
+			store_put(out, size, &n, k++ ? ", " : "");
+			store_put(out, size, &n, keys_defs[i].lua);
+		}
+	snprintf(line, sizeof line,
+		 "\nlocal KEYS_IN_USE, KEYSETS, KEYSET_N = "
+		 "nil, {}, 0\nlocal function use_keys(a)\n"
+		 "  if a == KEYS_IN_USE then return end\n"
+		 "  local k = KEYSETS[a]\n  if not k then\n"
+		 "    local b = string.sub(a, 1, -%zu)\n"
+		 "    k = {",
+		 strlen(KEYS_NAME(ANCHOR)) + 1);
+	store_put(out, size, &n, line);
+	k = 0;
+	for (int i = 0; i < KEYS_COUNT; i++)
+		if (keys_defs[i].lua != NULL) {
+			store_put(out, size, &n, k++ ? ", b .. '" : "b .. '");
+			store_put(out, size, &n, keys_defs[i].name);
+			store_put(out, size, &n, "'");
+		}
+	store_put(out, size, &n,
+		  "}\n    if KEYSET_N >= 4096 then KEYSETS, KEYSET_N = {}, 0 "
+		  "end\n    KEYSETS[a], KEYSET_N = k, KEYSET_N + 1\n  end\n  ");
+	k = 0;
+	for (int i = 0; i < KEYS_COUNT; i++)
+		if (keys_defs[i].lua != NULL) {
+			store_put(out, size, &n, k++ ? ", " : "");
+			store_put(out, size, &n, keys_defs[i].lua);
+		}
+	store_put(out, size, &n, " = ");
+	for (int i = 1; i <= k; i++) {
+		snprintf(line, sizeof line, "%sk[%d]", i > 1 ? ", " : "", i);
+		store_put(out, size, &n, line);
+	}
+	store_put(out, size, &n, "\n  KEYS_IN_USE = a\nend\n");
+	return n;
+}
+
+/*
+ * Writes the settings the scripts read (common.lua) as Lua: the numbers,
+ * then the key layout (store_prologue_keys). Returns 0, or -1 when they do
+ * not fit in size.
  */
 int store_prologue(const struct config *cfg, char *out, size_t size)
 {
-	size_t n = (size_t)snprintf(out, size, "local B = '");
-
-	for (const unsigned char *p = (const unsigned char *)cfg->key_base;
-	     *p != '\0' && n < size; p++)
-		n += (size_t)snprintf(out + n, size - n, "\\%03u", *p);
+	size_t n = (size_t)snprintf(
+	    out, size,
+	    "local TTL, GRACE, LTTL, TOMB, MARGIN = %lld, %lld, "
+	    "%lld, %lld, %lld\nlocal LIMITS = {%lld, %lld, %lld, "
+	    "%lld}\n",
+	    (long long)cfg->game_ttl_sec * 1000,
+	    (long long)cfg->grace_sec * 1000,
+	    (long long)cfg->launcher_ttl_sec * 1000,
+	    (long long)cfg->tombstone_sec * 1000,
+	    (long long)cfg->settle_margin_sec * 1000,
+	    (long long)cfg->rate_key_per_sec,
+	    (long long)cfg->rate_session_per_min,
+	    (long long)cfg->rate_launcher_per_min,
+	    (long long)cfg->rate_device_user_per_min);
 	if (n < size)
-		n += (size_t)snprintf(
-		    out + n, size - n,
-		    "'\nlocal TTL, GRACE, LTTL, TOMB, MARGIN = %lld, %lld, "
-		    "%lld, %lld, %lld\nlocal LIMITS = {%lld, %lld, %lld, "
-		    "%lld}\n",
-		    (long long)cfg->game_ttl_sec * 1000,
-		    (long long)cfg->grace_sec * 1000,
-		    (long long)cfg->launcher_ttl_sec * 1000,
-		    (long long)cfg->tombstone_sec * 1000,
-		    (long long)cfg->settle_margin_sec * 1000,
-		    (long long)cfg->rate_key_per_sec,
-		    (long long)cfg->rate_session_per_min,
-		    (long long)cfg->rate_launcher_per_min,
-		    (long long)cfg->rate_device_user_per_min);
-	return n < size ? 0 : -1;
-}
-
-/* Writes s as a Lua string of decimal escapes, so any byte reads as itself. */
-static size_t store_lua_bytes(char *out, size_t size, const char *s)
-{
-	size_t n = 0;
-
-	for (const unsigned char *p = (const unsigned char *)s; *p != '\0'; p++)
-		n += (size_t)snprintf(out + n, size > n ? size - n : 0,
-				      "\\%03u", *p);
-	return n;
+		n += store_prologue_keys(out + n, size - n);
+	return n + 1 < size ? 0 : -1;
 }
 
 /* Whether ch can be part of a Lua name. */
@@ -63,14 +107,12 @@ static int store_lua_name_char(char ch)
 	       ((ch | 0x20) >= 'a' && (ch | 0x20) <= 'z');
 }
 
-/* The row of keys.h whose Lua constant is the name at p (len bytes), or NULL.
- */
+/* The field of keys.h whose Lua constant is the name at p (len bytes), or
+ * NULL. */
 static const struct keys_def *store_key_const(const char *p, size_t len)
 {
-	for (int i = 0; i < KEYS_COUNT + KEYS_FIELD_COUNT; i++) {
-		const struct keys_def *d =
-		    i < KEYS_COUNT ? &keys_defs[i]
-				   : &keys_field_defs[i - KEYS_COUNT];
+	for (int i = 0; i < KEYS_FIELD_COUNT; i++) {
+		const struct keys_def *d = &keys_field_defs[i];
 
 		if (d->lua != NULL && strlen(d->lua) == len &&
 		    memcmp(d->lua, p, len) == 0)
@@ -80,24 +122,22 @@ static const struct keys_def *store_key_const(const char *p, size_t len)
 }
 
 /*
- * Copies source into out (NULL: only measures) with every name of a key
- * layout constant (keys.h: K_GAME, F_VENUE_WALLET, ...) replaced by its
- * value as a Lua string: a key's with the key base in front, so K_GAME ..
- * id reads '<key base>game:' .. id. The scripts thus name the layout by
- * the table's names at no cost per call: a local per constant on the
- * settings line would be set, and captured by common.lua's functions, on
- * every call. Returns the length written.
+ * Copies source into out (NULL: only measures) with every name of a field
+ * constant (keys.h: F_VENUE_WALLET, ...) replaced by its value as a Lua
+ * string, so that the scripts name fields by the table's names at no cost
+ * per call. (The key constants, K_GAME and the like, depend on the shard
+ * a call names and are locals that use_keys sets: store_prologue_keys.)
+ * Returns the length written.
  */
-static size_t store_expand_keys(const struct store *st, const char *source,
-				char *out)
+static size_t store_expand_keys(const char *source, char *out)
 {
-	size_t n = 0, blen = 4 * strlen(st->cfg->key_base);
+	size_t n = 0;
 
 	for (const char *p = source; *p != '\0';) {
 		const struct keys_def *d = NULL;
 		size_t len = 0;
 
-		if ((*p == 'K' || *p == 'F') && p[1] == '_' &&
+		if (*p == 'F' && p[1] == '_' &&
 		    (p == source || !store_lua_name_char(p[-1]))) {
 			while (store_lua_name_char(p[len]))
 				len++;
@@ -110,14 +150,9 @@ static size_t store_expand_keys(const struct store *st, const char *source,
 			p++;
 			continue;
 		}
-		if (out != NULL) {
+		if (out != NULL)
 			out[n] = '\'';
-			if (d >= keys_defs && d < keys_defs + KEYS_COUNT)
-				store_lua_bytes(out + n + 1, blen + 1,
-						st->cfg->key_base);
-		}
-		n += 1 +
-		     (d >= keys_defs && d < keys_defs + KEYS_COUNT ? blen : 0);
+		n++;
 		if (out != NULL)
 			memcpy(out + n, d->name, strlen(d->name));
 		n += strlen(d->name);
@@ -155,11 +190,9 @@ static void store_text_entry(struct store_text *t, const char *name)
 }
 
 /* Appends source to t with the key layout written in. */
-static void store_text_source(struct store_text *t, const struct store *st,
-			      const char *source)
+static void store_text_source(struct store_text *t, const char *source)
 {
-	t->n +=
-	    store_expand_keys(st, source, t->p != NULL ? t->p + t->n : NULL);
+	t->n += store_expand_keys(source, t->p != NULL ? t->p + t->n : NULL);
 }
 
 /* Writes script id as SCRIPT LOAD takes it into t. */
@@ -167,9 +200,9 @@ static void store_script_text(const struct store *st, enum script_id id,
 			      struct store_text *t)
 {
 	store_text_put(t, st->prologue);
-	store_text_source(t, st, script_common);
+	store_text_source(t, script_common);
 	store_text_entry(t, script_defs[id].name);
-	store_text_source(t, st, script_defs[id].source);
+	store_text_source(t, script_defs[id].source);
 }
 
 /*
@@ -182,21 +215,21 @@ static void store_library_text(const struct store *st, struct store_text *t)
 	store_text_put(t, st->library);
 	store_text_put(t, "\n");
 	store_text_put(t, st->prologue);
-	store_text_source(t, st, script_common);
+	store_text_source(t, script_common);
 	for (int i = 0; i < SCRIPT_COUNT; i++) {
 		store_text_put(t, "redis.register_function('");
 		store_text_put(t, st->fname[i]);
 		store_text_put(t, "', function(KEYS, ARGV)\n");
 		store_text_entry(t, script_defs[i].name);
-		store_text_source(t, st, script_defs[i].source);
+		store_text_source(t, script_defs[i].source);
 		store_text_put(t, "end)\n");
 	}
 }
 
 /*
  * Writes the library, or else script id, as loaded into a new string
- * (caller owns; NULL when out of memory), measuring first. One more byte:
- * store_lua_bytes terminates what it writes.
+ * (caller owns; NULL when out of memory), measuring first, with one byte
+ * more for whoever terminates it.
  */
 static char *store_text_alloc(const struct store *st, enum script_id id,
 			      int library, size_t *len)

@@ -119,8 +119,7 @@ void util_hex(const unsigned char *in, size_t n, char *out)
 	out[2 * n] = '\0';
 }
 
-/* CRC16-CCITT (XMODEM: polynomial 0x1021, initial value 0), bit by bit. */
-static unsigned util_crc16(const char *p, size_t len)
+unsigned util_crc16(const char *p, size_t len)
 {
 	unsigned crc = 0;
 

@@ -39,6 +39,9 @@ int64_t util_now_ms(void);
 /* Writes n bytes as 2n lowercase hex digits and a NUL into out. */
 void util_hex(const unsigned char *in, size_t n, char *out);
 
+/* CRC16-CCITT (XMODEM: polynomial 0x1021, initial value 0) of len bytes. */
+unsigned util_crc16(const char *p, size_t len);
+
 /*
  * The Redis Cluster hash slot of a key (0..16383): CRC16 (XMODEM) of the
  * key, or of its hash tag (the text between the first '{' and the next '}',

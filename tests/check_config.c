@@ -172,6 +172,7 @@ START_TEST(defaults_match_the_contract)
 	    {"HB_SETTLE_MARGIN_SEC", 3600},
 	    {"HB_SWEEP_INTERVAL_SEC", 5},
 	    {"HB_SWEEP_BATCH", 100},
+	    {"HB_SHARDS", 1},
 	    {"HB_RETRY_AFTER_SEC", 1},
 	    {"HB_FCGI_STALL_SEC", 30},
 	    {"HB_RATE_KEY_PER_SEC", 1000},

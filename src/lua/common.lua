@@ -6,7 +6,6 @@
 -- script, loaded with SCRIPT LOAD and called by EVALSHA. Either way each
 -- script runs after a line that names it (local SCRIPT = 'game_heartbeat',
 -- say) and a call of enter(). The settings come first, as constants:
---   B        the key base, "<prefix>{core}:"
 --   TTL      game session TTL, ms        GRACE  grace period, ms
 --   LTTL     launcher TTL, ms            TOMB   tombstone lifetime, ms
 --   MARGIN   settle margin, ms
@@ -14,34 +13,38 @@
 --            token per min, per device user per min} (0: no limit)
 -- so that no call spends time reading them (and a worker whose settings
 -- differ loads scripts of another SHA, or a library of another name).
--- The key layout comes from src/keys.h: the store writes each name of its
--- tables into the script as it loads it, K_GAME and the like as the key name
--- with the key base in front ('<prefix>{core}:game:'), F_VENUE_WALLET and the
--- like as the field name of a record heartbeatctl writes. They are not
--- variables, so they cost nothing per call. Write no key or such field name
--- here as a literal (tests/check_keys.py).
+-- The key layout comes from src/keys.h. Each call runs on one shard (see
+-- src/shard.h), whose key base, "<prefix>{core}:" or "<prefix>{core.N}:",
+-- is its anchor's name (KEYS[1]) less 'anchor'. The store writes, after the
+-- settings, a local for each key name of its table, K_GAME and the like,
+-- and use_keys(anchor), which enter() calls: it sets them to the shard's
+-- key names ('<prefix>{core}:game:'), from a table it builds once per shard
+-- and keeps (a library's locals outlive its calls), so a call that names
+-- the shard of the call before costs one comparison. F_VENUE_WALLET and the
+-- like, the field names of the records heartbeatctl writes, the store
+-- writes into the text as it loads it: they cost nothing per call. Write no
+-- key or such field name here as a literal (tests/check_keys.py).
 --
 -- Every script gets the same first key:
---   KEYS[1]  the anchor: routes the script (every key shares its hash tag)
---            and exists while any key of the service does, so that on a
---            Redis Cluster whose slot is being migrated the script goes
---            where the anchor is (see the README, Redis Cluster). Its value
---            is '1', or 'paused' (heartbeatctl pause): then every script
---            stops before touching anything else, with a TRYAGAIN error
---            (503), so that no script runs half-way while keys move; all
---            but session_get, which only reads (heartbeatctl session).
+--   KEYS[1]  the shard's anchor: routes the script (every key of a shard
+--            shares its hash tag) and exists while any key of the shard
+--            does, so that on a Redis Cluster whose slot is being migrated
+--            the script goes where the anchor is (see docs/operations.md).
+--            Its value is '1', or 'paused' (heartbeatctl pause): then every
+--            script stops before touching anything else, with a TRYAGAIN
+--            error (503), so that no script runs half-way while keys move;
+--            all but session_get, which only reads (heartbeatctl session).
 -- The arguments (ARGV) are the script's own.
 --
 -- Numbers are written back with I() because Lua would print large ones in
 -- exponent notation. Times are ms from Redis's clock; play time is kept in ms
 -- and answered in whole seconds; money is kept in millicoins.
 
-local DEADLINES = K_DEADLINES
-
 -- Run by every call before its script (the store puts the call in front of
--- each): sets the anchor when it is missing, and returns the error that
--- stops script while the service is paused, else nil.
+-- each): names the shard's keys, sets the anchor when it is missing, and
+-- returns the error that stops script while the service is paused, else nil.
 local function enter(anchor, script)
+  use_keys(anchor)
   local a = redis.call('GET', anchor)
   if not a then
     redis.call('SET', anchor, '1')
@@ -304,7 +307,7 @@ local function save(id, s, now)
   local d = deadline(s)
   local keep = d - now
   if keep < 0 then keep = 0 end
-  redis.call('ZADD', DEADLINES, I(d), id)
+  redis.call('ZADD', K_DEADLINES, I(d), id)
   keep_pc(pc_key(s.venue, s.pc), keep)
 end
 
@@ -346,7 +349,7 @@ local function settle(id, s, reason, ended)
     'play_duration_sec', I(math.floor(play / 1000)),
     'charged_millicoins', I(tonumber(s.chg)),
     'rate_millicoins_per_hour', I(tonumber(s.rate)))
-  redis.call('ZREM', DEADLINES, id)
+  redis.call('ZREM', K_DEADLINES, id)
   redis.call('HINCRBY', K_STATS, 'ended:' .. reason, 1)
   local pk = pc_key(s.venue, s.pc)
   if redis.call('HGET', pk, 'gs') == id then redis.call('HDEL', pk, 'gs') end

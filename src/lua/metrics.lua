@@ -4,6 +4,6 @@
 --          stats hash as a flat list}.
 
 local now = now_ms()
-local oldest = redis.call('ZRANGE', DEADLINES, 0, 0, 'WITHSCORES')
-return {'OK', redis.call('ZCARD', DEADLINES), oldest[2] or false, now,
+local oldest = redis.call('ZRANGE', K_DEADLINES, 0, 0, 'WITHSCORES')
+return {'OK', redis.call('ZCARD', K_DEADLINES), oldest[2] or false, now,
   redis.call('HGETALL', K_STATS)}

@@ -5,17 +5,17 @@
 -- same step that settles it, so sweeps running at once never settle one twice.
 
 local now = now_ms()
-local ids = redis.call('ZRANGEBYSCORE', DEADLINES, '-inf', I(now), 'LIMIT', 0,
+local ids = redis.call('ZRANGEBYSCORE', K_DEADLINES, '-inf', I(now), 'LIMIT', 0,
   tonumber(ARGV[1]))
 local settled = 0
 for _, id in ipairs(ids) do
   local s = load(id)
   if not s or s.st == 'ended' then
-    redis.call('ZREM', DEADLINES, id)
+    redis.call('ZREM', K_DEADLINES, id)
   elseif settle_due(id, s, now) then
     settled = settled + 1
   else
-    redis.call('ZADD', DEADLINES, I(deadline(s)), id)
+    redis.call('ZADD', K_DEADLINES, I(deadline(s)), id)
   end
 end
 return {'OK', settled, #ids}
