@@ -358,7 +358,8 @@ def test_create_session_rejects_bad_bodies_with_flashback_400(svc):
         h, **{"Content-Type": "application/json"})), 413, "PAYLOAD_TOO_LARGE")
     # Unknown fields are ignored.
     ok(u.create("fp", info=dict(INFO, screen="1920x1080")))
-    assert svc.redis("EXISTS", svc.key("du:%s:fp:fp" % user_key("alice"))) == "1"
+    assert svc.redis("EXISTS", svc.key("du:%s:fp:fp" % user_key("alice"),
+                                       svc.shard_of_owner("alice"))) == "1"
     assert len(u.session_ids()) == 1
 
 
@@ -671,9 +672,11 @@ def test_delete_device_removes_it_and_its_sessions(svc):
         assert_error(u.heartbeat(s["id"]), 404, "NOT_FOUND", NOT_FOUND_SESSION)
     assert u.device_ids() == [b["deviceId"]]
     assert u.session_ids() == [b["id"]]
-    assert svc.redis("EXISTS", svc.key("dd:" + a1["deviceId"])) == "0"
-    assert svc.redis("EXISTS", svc.key("ds:" + a1["id"])) == "0"
-    assert svc.redis("EXISTS", svc.key("du:%s:fp:fp-1" % user_key("alice"))) == "0"
+    home = svc.shard_of_owner("alice")
+    assert svc.redis("EXISTS", svc.key("dd:" + a1["deviceId"], home)) == "0"
+    assert svc.redis("EXISTS", svc.key("ds:" + a1["id"], home)) == "0"
+    assert svc.redis("EXISTS", svc.key("du:%s:fp:fp-1" % user_key("alice"),
+                                       home)) == "0"
     # The fingerprint comes back as a new device.
     again = u.session("fp-1")
     assert again["deviceId"] not in (a1["deviceId"], b["deviceId"]), again
@@ -864,7 +867,7 @@ def test_opaque_token_is_accepted_as_its_user(svc):
     assert User(svc, "dave").session_ids() == []
     # Only the token's SHA-256 is stored.
     assert svc.redis("EXISTS", svc.key("dtok:" + hashlib.sha256(
-        tok.encode()).hexdigest())) == "1"
+        tok.encode()).hexdigest(), svc.shard_of_owner("carol"))) == "1"
     assert tok not in svc.redis("KEYS", "*")
 
 

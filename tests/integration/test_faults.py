@@ -390,16 +390,16 @@ def test_per_session_limit_counts_live_draining_and_ended_sessions(svc):
     assert [v.heartbeat(live).status for _ in range(4)] == \
         [200, 200, 200, 429]
     # A live session counts in its own record: no counter key.
-    assert svc.redis("KEYS", svc.key("rl:gs:*")) == ""
+    assert svc.redis("KEYS", svc.key("rl:gs:*", svc.shard_of_owner("v1"))) == ""
     # A draining one too: its answers (410 SESSION_ENDING) are counted.
     assert [v.heartbeat(draining).status for _ in range(4)] == \
         [410, 410, 410, 429]
-    assert svc.redis("KEYS", svc.key("rl:gs:*")) == ""
+    assert svc.redis("KEYS", svc.key("rl:gs:*", svc.shard_of_owner("v1"))) == ""
     # An ended one counts in a key that expires with the minute (the end
     # itself was counted in the record that the end removed).
     assert [v.heartbeat(ended).status for _ in range(4)] == \
         [410, 410, 410, 429]
-    k = svc.redis("KEYS", svc.key("rl:gs:*")).split()
+    k = svc.redis("KEYS", svc.key("rl:gs:*", svc.shard_of_owner("v1"))).split()
     assert len(k) == 1 and ended in k[0], k
     assert 0 < int(svc.redis("PTTL", k[0])) <= 60000
 
@@ -419,7 +419,7 @@ def test_per_launcher_rate_limit_is_429_with_retry_after(svc):
     # The OTT and end calls share the count, kept in the launcher's record.
     expect_error(v.ott_request(token), 429, "RATE_LIMITED")
     expect_error(v.launcher_end(token), 429, "RATE_LIMITED")
-    assert svc.redis("KEYS", svc.key("rl:*")) == ""
+    assert svc.redis("KEYS", svc.key("rl:*", svc.shard_of_owner("v1"))) == ""
     assert v.launcher_heartbeat(v.launcher("pc-2")).status == 200
 
 

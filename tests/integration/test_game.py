@@ -138,7 +138,7 @@ def test_verify_ott_of_game_a_with_key_of_game_b_is_game_mismatch(svc):
 def test_verify_with_empty_wallet_is_not_chargeable(svc):
     v = Venue(svc, coins=0)
     refused(v.verify(v.ott(v.launcher())), "NOT_CHARGEABLE")
-    assert svc.redis("ZCARD", svc.key("deadlines")) == "0"
+    assert svc.live_ids() == []
 
 
 def test_verify_with_billing_off_is_not_chargeable(svc):
@@ -501,7 +501,8 @@ def launcher_key(token):
 def test_pc_record_copies_its_launchers_last_call(svc):
     v = Venue(svc)
     token, gs = v.session()
-    pk, lk = svc.key("pc:v1:pc-1"), svc.key(launcher_key(token))
+    pk = svc.key("pc:v1:pc-1", svc.shard_of_owner("v1"))
+    lk = svc.key(launcher_key(token), svc.shard_of_id(token, "lt_"))
     assert svc.redis("HGET", pk, "ll") == svc.redis("HGET", lk, "last")
     time.sleep(0.2)
     expect_ok(v.launcher_heartbeat(token))
@@ -516,7 +517,7 @@ def test_launcher_record_decides_when_the_pc_copy_is_missing_or_old(svc):
     # launcher's record: live while it is, ended once it falls silent.
     v = Venue(svc)
     token, gs = v.session()
-    pk = svc.key("pc:v1:pc-1")
+    pk = svc.key("pc:v1:pc-1", svc.shard_of_owner("v1"))
     svc.redis("HDEL", pk, "ll")
     keepalive(v.heartbeat(gs), "OK")
     time.sleep(1.2)
@@ -537,7 +538,7 @@ def test_pc_record_outlives_the_deadline_by_a_margin_to_one_and_a_half(svc):
     # 10 s find it long enough and leave the expiry alone.
     v = Venue(svc)
     _, gs = v.session()
-    pk = svc.key("pc:v1:pc-1")
+    pk = svc.key("pc:v1:pc-1", svc.shard_of_owner("v1"))
     first = int(svc.redis("PTTL", pk))
     assert 120000 - 2000 < first <= 130000, first
     time.sleep(1.0)
@@ -674,18 +675,18 @@ def test_live_session_is_a_field_of_its_bucket_and_leaves_a_tombstone(svc):
     # its own); ending it moves it to a tombstone hash that expires.
     v = Venue(svc)
     _, gs = v.session()
-    assert svc.bucket(gs) == svc.key("gsb:" + gs[-3:])
+    assert svc.bucket(gs) == svc.key("gsb:" + gs[-3:], svc.shard_of_id(gs))
     assert svc.redis("HEXISTS", svc.bucket(gs), gs) == "1"
     assert svc.redis("PTTL", svc.bucket(gs)) == "-1"
-    assert svc.redis("EXISTS", svc.key("gs:" + gs)) == "0"
+    assert svc.redis("EXISTS", svc.key("gs:" + gs, svc.shard_of_id(gs))) == "0"
     s = svc.session(gs)
     assert (s["st"], s["game"], s["venue"], s["pc"], s["user"]) == \
         ("live", v.game, v.id, "pc-1", USER), s
     assert s["last"] == s["seen"] == s["t0"] and s["play"] == 0, s
     expect_ok(v.end(gs))
     assert svc.redis("HEXISTS", svc.bucket(gs), gs) == "0"
-    assert svc.redis("HGET", svc.key("gs:" + gs), "st") == "ended"
-    assert 0 < int(svc.redis("PTTL", svc.key("gs:" + gs))) <= 86400000
+    assert svc.redis("HGET", svc.key("gs:" + gs, svc.shard_of_id(gs)), "st") == "ended"
+    assert 0 < int(svc.redis("PTTL", svc.key("gs:" + gs, svc.shard_of_id(gs)))) <= 86400000
     assert svc.session(gs)["reason"] == "normal"
 
 
@@ -697,8 +698,8 @@ def old_layout(svc, gs):
     for k, val in s.items():
         if k != "id":
             pairs += [k, str(val)]
-    svc.redis("HSET", svc.key("gs:" + gs), *pairs)
-    svc.redis("PEXPIRE", svc.key("gs:" + gs), 3600000)
+    svc.redis("HSET", svc.key("gs:" + gs, svc.shard_of_id(gs)), *pairs)
+    svc.redis("PEXPIRE", svc.key("gs:" + gs, svc.shard_of_id(gs)), 3600000)
     svc.redis("HDEL", svc.bucket(gs), gs)
     assert svc.session(gs) == s
 
@@ -718,7 +719,7 @@ def test_live_session_in_its_own_hash_is_kept_and_moves_into_its_bucket(svc):
     old_layout(svc, gs)
     play = keepalive(v.check(gs), "OK")
     assert 1 <= play <= time.monotonic() - t0, play
-    assert svc.redis("EXISTS", svc.key("gs:" + gs)) == "0"
+    assert svc.redis("EXISTS", svc.key("gs:" + gs, svc.shard_of_id(gs))) == "0"
     assert svc.redis("HEXISTS", svc.bucket(gs), gs) == "1"
     time.sleep(1.0)
     old_layout(svc, gs)
@@ -729,7 +730,7 @@ def test_live_session_in_its_own_hash_is_kept_and_moves_into_its_bucket(svc):
     assert play <= int(ev["play_duration_sec"]) <= time.monotonic() - t0, ev
     assert int(ev["charged_millicoins"]) == before - v.wallet() > 0, ev
     assert svc.redis("HEXISTS", svc.bucket(gs), gs) == "0"
-    assert svc.redis("HGET", svc.key("gs:" + gs), "st") == "ended"
+    assert svc.redis("HGET", svc.key("gs:" + gs, svc.shard_of_id(gs)), "st") == "ended"
 
 
 @settings(HB_GAME_TTL_SEC=2, HB_SWEEP_INTERVAL_SEC=0)
@@ -741,7 +742,7 @@ def test_live_session_in_its_own_hash_is_settled_by_a_sweep(svc):
     svc.ctl("sweep")
     ev = expect_one_event(svc, gs, "expired", v)
     assert int(ev["play_duration_sec"]) == 0, ev
-    assert svc.redis("EXISTS", svc.key("gs:" + gs)) == "0"
+    assert svc.redis("EXISTS", svc.key("gs:" + gs, svc.shard_of_id(gs))) == "0"
     assert svc.session(gs) is None
 
 
@@ -981,7 +982,8 @@ def test_hot_path_calls_are_one_redis_round_trip_each(svc):
 
 def session_of_pc(svc, venue="v1", pc="pc-1"):
     """The game session a PC is playing, from Redis."""
-    return svc.redis("HGET", svc.key("pc:%s:%s" % (venue, pc)), "gs")
+    return svc.redis("HGET", svc.key("pc:%s:%s" % (venue, pc),
+                                     svc.shard_of_owner(venue)), "gs")
 
 
 if __name__ == "__main__":
