@@ -46,7 +46,26 @@ struct ctl {
 	struct store *store;	  /* borrowed */
 	int anchored;		  /* the anchor key is known to exist */
 	int shard;		  /* the shard commands go to (shard.h) */
+	/*
+	 * A change of the configuration every shard holds (games, API keys)
+	 * being written into shard after shard: the version each write
+	 * stamps on its shard in the same transaction, else 0.
+	 */
+	int64_t config_version;
+	int quiet; /* a later shard of such a change: print nothing */
+	/* A credential made for the first shard, written into every one. */
+	char secret[128];
 };
+
+/*
+ * Where a command's keys are (the table's route):
+ *   CTL_ROUTE_SELF    one shard, which the command chooses (c->shard:
+ *                     the owner's, or shard 0 for what every shard holds)
+ *   CTL_ROUTE_EACH    every shard in turn (lists, sweep, pause)
+ *   CTL_ROUTE_CONFIG  every shard in turn, as one versioned change of the
+ *                     configuration every shard holds (ctl_main.c)
+ */
+enum ctl_route { CTL_ROUTE_SELF, CTL_ROUTE_EACH, CTL_ROUTE_CONFIG };
 
 /*
  * One command: pos holds its npos positional arguments, opt the values of
@@ -63,6 +82,7 @@ struct ctl_cmd {
 	const char *opts[CTL_OPTS_MAX + 1]; /* "--NAME VALUE" options */
 	ctl_fn run;
 	const char *args; /* the arguments, for the usage text */
+	enum ctl_route route;
 };
 
 /* ---- Commands --------------------------------------------------------- */
@@ -164,7 +184,20 @@ void ctl_time_text(const char *ms, char *buf, size_t size);
 /* Writes an integer as decimal text. */
 void ctl_itoa(int64_t v, char *buf, size_t size);
 
+/* Prints like printf, unless c is quiet (a later shard of a change). */
+void ctl_say(const struct ctl *c, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
 /* ---- Redis (ctl_util.c) ----------------------------------------------- */
+
+/* Makes shard the one the commands that follow go to. */
+void ctl_use_shard(struct ctl *c, int shard);
+
+/* Goes to the shard of an owner (a venue id, a user id). */
+void ctl_use_owner(struct ctl *c, const char *owner);
+
+/* Goes to the shard an id names (the home after prefix; else shard 0). */
+void ctl_use_id(struct ctl *c, const char *prefix, const char *id);
 
 /* Writes the full name of the key named by fmt ("game:%s") into out. */
 void ctl_key(const struct ctl *c, char *out, size_t size, const char *fmt, ...)

@@ -61,7 +61,7 @@ int ctl_game_add(struct ctl *c, const char *const *pos, const char *const *opt)
 	if (rc == CTL_EXIT_REFUSED)
 		return ctl_fail(rc, "game %s already exists", id);
 	if (rc == 0)
-		printf("game %s added\n", id);
+		ctl_say(c, "game %s added\n", id);
 	return rc;
 }
 

@@ -68,6 +68,7 @@ int ctl_launcher_revoke(struct ctl *c, const char *const *pos,
 	if ((rc = ctl_check_id("VENUE_ID", pos[0], CTL_ID_NO_COLON)) != 0 ||
 	    (rc = ctl_check_id("PC_ID", pos[1], CTL_ID_ANY)) != 0)
 		return rc;
+	ctl_use_owner(c, pos[0]);
 	ctl_key(c, pk, sizeof pk, "%s%s:%s", KEYS_NAME(PC), pos[0], pos[1]);
 	/* A launcher starting meanwhile replaces lt: then nothing is done. */
 	if ((rc = ctl_redis(c, NULL, "WATCH", pk, NULL)) != 0 ||

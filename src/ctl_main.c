@@ -7,7 +7,9 @@
 #include <string.h>
 
 #include "ctl.h"
+#include "keys.h"
 #include "log.h"
+#include "util.h"
 #include "version.h"
 
 /* The most positional arguments one command takes. */
@@ -17,37 +19,37 @@
 /* clang-format off */
 static const struct ctl_cmd ctl_cmds[] = {
 	{"game", "add", 1, {"name", "rate"}, ctl_game_add,
-		"GAME_ID --name NAME --rate COINS_PER_HOUR"},
-	{"game", "list", 0, {NULL}, ctl_game_list, ""},
-	{"game", "rate", 2, {NULL}, ctl_game_rate, "GAME_ID COINS_PER_HOUR"},
-	{"game", "activate", 1, {NULL}, ctl_game_activate, "GAME_ID"},
-	{"game", "deactivate", 1, {NULL}, ctl_game_deactivate, "GAME_ID"},
-	{"key", "create", 1, {NULL}, ctl_key_create, "GAME_ID"},
-	{"key", "list", 1, {NULL}, ctl_key_list, "GAME_ID"},
-	{"key", "revoke", 1, {NULL}, ctl_key_revoke, "KEY_OR_KEY_ID"},
+		"GAME_ID --name NAME --rate COINS_PER_HOUR", CTL_ROUTE_CONFIG},
+	{"game", "list", 0, {NULL}, ctl_game_list, "", CTL_ROUTE_SELF},
+	{"game", "rate", 2, {NULL}, ctl_game_rate, "GAME_ID COINS_PER_HOUR", CTL_ROUTE_CONFIG},
+	{"game", "activate", 1, {NULL}, ctl_game_activate, "GAME_ID", CTL_ROUTE_CONFIG},
+	{"game", "deactivate", 1, {NULL}, ctl_game_deactivate, "GAME_ID", CTL_ROUTE_CONFIG},
+	{"key", "create", 1, {NULL}, ctl_key_create, "GAME_ID", CTL_ROUTE_CONFIG},
+	{"key", "list", 1, {NULL}, ctl_key_list, "GAME_ID", CTL_ROUTE_SELF},
+	{"key", "revoke", 1, {NULL}, ctl_key_revoke, "KEY_OR_KEY_ID", CTL_ROUTE_CONFIG},
 	{"venue", "add", 1, {"cidr", "secret", "billing"}, ctl_venue_add,
 		"VENUE_ID --cidr CIDR[,CIDR...] --secret SECRET "
-		"[--billing on|off]"},
-	{"venue", "list", 0, {NULL}, ctl_venue_list, ""},
-	{"venue", "billing", 2, {NULL}, ctl_venue_billing, "VENUE_ID on|off"},
-	{"wallet", "topup", 2, {NULL}, ctl_wallet_topup, "VENUE_ID COINS"},
+		"[--billing on|off]", CTL_ROUTE_SELF},
+	{"venue", "list", 0, {NULL}, ctl_venue_list, "", CTL_ROUTE_EACH},
+	{"venue", "billing", 2, {NULL}, ctl_venue_billing, "VENUE_ID on|off", CTL_ROUTE_SELF},
+	{"wallet", "topup", 2, {NULL}, ctl_wallet_topup, "VENUE_ID COINS", CTL_ROUTE_SELF},
 	{"wallet", "set", 2, {"actor", "note"}, ctl_wallet_set,
-		"VENUE_ID COINS [--actor WHO] [--note WHY]"},
-	{"wallet", "show", 1, {NULL}, ctl_wallet_show, "VENUE_ID"},
-	{"session", "list", 0, {NULL}, ctl_session_list, ""},
-	{"session", "show", 1, {NULL}, ctl_session_show, "GS_ID"},
+		"VENUE_ID COINS [--actor WHO] [--note WHY]", CTL_ROUTE_SELF},
+	{"wallet", "show", 1, {NULL}, ctl_wallet_show, "VENUE_ID", CTL_ROUTE_SELF},
+	{"session", "list", 0, {NULL}, ctl_session_list, "", CTL_ROUTE_EACH},
+	{"session", "show", 1, {NULL}, ctl_session_show, "GS_ID", CTL_ROUTE_SELF},
 	{"session", "revoke", 1, {"drain"}, ctl_session_revoke,
-		"GS_ID [--drain SEC]"},
-	{"launcher", "list", 0, {NULL}, ctl_launcher_list, ""},
+		"GS_ID [--drain SEC]", CTL_ROUTE_SELF},
+	{"launcher", "list", 0, {NULL}, ctl_launcher_list, "", CTL_ROUTE_EACH},
 	{"launcher", "revoke", 2, {NULL}, ctl_launcher_revoke,
-		"VENUE_ID PC_ID"},
-	{"token", "create", 0, {"user"}, ctl_token_create, "--user USER_ID"},
-	{"token", "list", 0, {"user"}, ctl_token_list, "--user USER_ID"},
-	{"token", "revoke", 1, {NULL}, ctl_token_revoke, "TOKEN_OR_HASH"},
-	{"sweep", NULL, 0, {"limit"}, ctl_sweep, "[--limit N]"},
-	{"events", NULL, 0, {"count"}, ctl_events, "[--count N]"},
-	{"pause", NULL, 0, {NULL}, ctl_pause, ""},
-	{"resume", NULL, 0, {NULL}, ctl_resume, ""},
+		"VENUE_ID PC_ID", CTL_ROUTE_SELF},
+	{"token", "create", 0, {"user"}, ctl_token_create, "--user USER_ID", CTL_ROUTE_SELF},
+	{"token", "list", 0, {"user"}, ctl_token_list, "--user USER_ID", CTL_ROUTE_SELF},
+	{"token", "revoke", 1, {NULL}, ctl_token_revoke, "TOKEN_OR_HASH", CTL_ROUTE_SELF},
+	{"sweep", NULL, 0, {"limit"}, ctl_sweep, "[--limit N]", CTL_ROUTE_SELF},
+	{"events", NULL, 0, {"count"}, ctl_events, "[--count N]", CTL_ROUTE_EACH},
+	{"pause", NULL, 0, {"shard"}, ctl_pause, "[--shard N]", CTL_ROUTE_SELF},
+	{"resume", NULL, 0, {"shard"}, ctl_resume, "[--shard N]", CTL_ROUTE_SELF},
 };
 /* clang-format on */
 
@@ -147,6 +149,102 @@ static int ctl_split_args(const struct ctl_cmd *cmd, int argc, char **argv,
 	return 0;
 }
 
+/*
+ * The version of the configuration every shard holds, when they agree.
+ * Returns 0 with *version (0: none written yet), or an exit status after
+ * saying which shards disagree.
+ */
+static int ctl_config_version(struct ctl *c, int64_t *version)
+{
+	int64_t first = 0;
+
+	for (int i = 0; i < store_shards(c->store); i++) {
+		char key[CTL_KEY_MAX];
+		struct store_reply *r;
+		const char *s;
+		size_t len;
+		int64_t v = 0;
+		int rc;
+
+		ctl_use_shard(c, i);
+		ctl_key(c, key, sizeof key, "%s", KEYS_NAME(CONFIG_VERSION));
+		if ((rc = ctl_redis(c, &r, "GET", key, NULL)) != 0)
+			return rc;
+		s = store_reply_str(r, &len);
+		if (s != NULL &&
+		    util_parse_int64(s, len, 0, INT64_MAX, &v) != 0)
+			v = -1;
+		store_reply_free(r);
+		if (i == 0)
+			first = v;
+		else if (v != first)
+			return ctl_fail(
+			    CTL_EXIT_REFUSED,
+			    "the shards hold different configurations (shard "
+			    "0 at version %lld, shard %d at %lld): "
+			    "heartbeatctl "
+			    "config sync repairs them",
+			    (long long)first, i, (long long)v);
+	}
+	*version = first < 0 ? 0 : first;
+	return 0;
+}
+
+/*
+ * Runs cmd, a change of the configuration every shard holds (games, API
+ * keys), on every shard in order, each write stamped with the next version
+ * of the configuration in its own transaction: a change cut short leaves
+ * shards of two versions, which the next change refuses and config sync
+ * repairs. Only the first shard's run prints.
+ */
+static int ctl_config_change(struct ctl *c, const struct ctl_cmd *cmd,
+			     const char *const *pos, const char *const *opt)
+{
+	int64_t version = 0;
+	int rc = ctl_config_version(c, &version);
+
+	if (rc != 0)
+		return rc;
+	c->config_version = version + 1;
+	for (int i = 0; i < store_shards(c->store); i++) {
+		ctl_use_shard(c, i);
+		c->quiet = i > 0;
+		if ((rc = cmd->run(c, pos, opt)) == 0)
+			continue;
+		if (i > 0)
+			ctl_fail(rc,
+				 "the change reached shards 0 to %d only: "
+				 "heartbeatctl config sync copies shard 0's "
+				 "configuration to the others",
+				 i - 1);
+		break;
+	}
+	c->quiet = 0;
+	c->config_version = 0;
+	return rc;
+}
+
+/* Runs cmd where its route says. */
+static int ctl_dispatch(struct ctl *c, const struct ctl_cmd *cmd,
+			const char *const *pos, const char *const *opt)
+{
+	int rc = 0;
+
+	switch (cmd->route) {
+	case CTL_ROUTE_CONFIG:
+		return ctl_config_change(c, cmd, pos, opt);
+	case CTL_ROUTE_EACH:
+		for (int i = 0; rc == 0 && i < store_shards(c->store); i++) {
+			ctl_use_shard(c, i);
+			rc = cmd->run(c, pos, opt);
+		}
+		return rc;
+	case CTL_ROUTE_SELF:
+		break;
+	}
+	return cmd->run(c, pos, opt);
+}
+
 /* Loads the settings and runs cmd against the store. */
 static int ctl_run(const struct ctl_cmd *cmd, const char *const *pos,
 		   const char *const *opt)
@@ -166,12 +264,12 @@ static int ctl_run(const struct ctl_cmd *cmd, const char *const *pos,
 	 */
 	if (cfg.redis_timeout_ms < CTL_REDIS_TIMEOUT_MIN_MS)
 		cfg.redis_timeout_ms = CTL_REDIS_TIMEOUT_MIN_MS;
+	memset(&c, 0, sizeof c);
 	c.cfg = &cfg;
-	c.anchored = 0;
 	c.store = store_new(&cfg);
 	if (c.store == NULL)
 		return ctl_fail(CTL_EXIT_UNAVAILABLE, "out of memory");
-	rc = cmd->run(&c, pos, opt);
+	rc = ctl_dispatch(&c, cmd, pos, opt);
 	store_free(c.store);
 	return rc;
 }

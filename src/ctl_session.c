@@ -130,6 +130,7 @@ int ctl_session_show(struct ctl *c, const char *const *pos,
 	int rc = ctl_check_id("GS_ID", pos[0], CTL_ID_ANY);
 
 	(void)opt;
+	ctl_use_id(c, "gs_", pos[0]);
 	if (rc != 0 || (rc = ctl_session_get(c, &id, 1, &r)) != 0)
 		return rc;
 	if (store_reply_count(store_reply_at(r, 1)) == 0)
@@ -157,6 +158,7 @@ int ctl_session_revoke(struct ctl *c, const char *const *pos,
 				  &drain)) != 0)
 		return rc;
 	ctl_itoa(drain * 1000, drain_ms, sizeof drain_ms);
+	ctl_use_id(c, "gs_", pos[0]);
 	snprintf(what, sizeof what, "session %s", pos[0]);
 	{
 		const char *argv[] = {pos[0], drain_ms, NULL};
@@ -187,18 +189,21 @@ int ctl_sweep(struct ctl *c, const char *const *pos, const char *const *opt)
 	ctl_itoa(limit, batch, sizeof batch);
 	/*
 	 * Each batch settles, drops or reschedules past now every session it
-	 * looks at, so a short batch means nothing due is left.
+	 * looks at, so a short batch means nothing due is left in the shard.
 	 */
-	do {
-		struct store_reply *r;
+	for (int i = 0; i < store_shards(c->store); i++) {
+		ctl_use_shard(c, i);
+		do {
+			struct store_reply *r;
 
-		rc = ctl_script(c, SCRIPT_SWEEP, "sweep", argv, &r);
-		if (rc != 0)
-			return rc;
-		settled += store_reply_int(store_reply_at(r, 1));
-		looked = store_reply_int(store_reply_at(r, 2));
-		store_reply_free(r);
-	} while (looked >= limit);
+			rc = ctl_script(c, SCRIPT_SWEEP, "sweep", argv, &r);
+			if (rc != 0)
+				return rc;
+			settled += store_reply_int(store_reply_at(r, 1));
+			looked = store_reply_int(store_reply_at(r, 2));
+			store_reply_free(r);
+		} while (looked >= limit);
+	}
 	printf("settled %lld\n", (long long)settled);
 	return 0;
 }
@@ -235,15 +240,31 @@ int ctl_events(struct ctl *c, const char *const *pos, const char *const *opt)
 	return 0;
 }
 
-/* Sets the anchor's value, which every script reads first. */
-static int ctl_set_anchor(struct ctl *c, const char *value, const char *said)
+/*
+ * Sets the anchor's value, which every script reads first, on the shard
+ * that shard names (NULL: on every shard).
+ */
+static int ctl_set_anchor(struct ctl *c, const char *shard, const char *value,
+			  const char *said)
 {
-	char key[CTL_KEY_MAX];
-	int rc;
+	int64_t one = -1;
+	int rc = shard == NULL
+		     ? 0
+		     : ctl_parse_count("--shard", shard, 0,
+				       store_shards(c->store) - 1, 0, &one);
 
-	ctl_key(c, key, sizeof key, "%s", KEYS_NAME(ANCHOR));
-	rc = ctl_redis(c, NULL, "SET", key, value, (const char *)NULL);
-	if (rc == 0)
+	for (int i = 0; rc == 0 && i < store_shards(c->store); i++) {
+		char key[CTL_KEY_MAX];
+
+		if (one >= 0 && i != one)
+			continue;
+		ctl_use_shard(c, i);
+		ctl_key(c, key, sizeof key, "%s", KEYS_NAME(ANCHOR));
+		rc = ctl_redis(c, NULL, "SET", key, value, (const char *)NULL);
+	}
+	if (rc == 0 && one >= 0)
+		printf("shard %lld %s\n", (long long)one, said);
+	else if (rc == 0)
 		printf("%s\n", said);
 	return rc;
 }
@@ -251,8 +272,7 @@ static int ctl_set_anchor(struct ctl *c, const char *value, const char *said)
 int ctl_pause(struct ctl *c, const char *const *pos, const char *const *opt)
 {
 	(void)pos;
-	(void)opt;
-	return ctl_set_anchor(c, "paused",
+	return ctl_set_anchor(c, opt[0], "paused",
 			      "paused: every call that runs a script answers "
 			      "503 until heartbeatctl resume");
 }
@@ -260,6 +280,5 @@ int ctl_pause(struct ctl *c, const char *const *pos, const char *const *opt)
 int ctl_resume(struct ctl *c, const char *const *pos, const char *const *opt)
 {
 	(void)pos;
-	(void)opt;
-	return ctl_set_anchor(c, "1", "resumed");
+	return ctl_set_anchor(c, opt[0], "1", "resumed");
 }

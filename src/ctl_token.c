@@ -61,9 +61,14 @@ static int ctl_cred_create(struct ctl *c, const struct ctl_cred *k,
 	char rec[CTL_KEY_MAX], set[CTL_KEY_MAX], now[24];
 	int rc;
 
-	if (crypto_random_token(k->prefix, CTL_CRED_BYTES, secret) != 0)
+	if (c->secret[0] != '\0') {
+		/* The same key, written into the next shard. */
+		snprintf(secret, sizeof secret, "%.*s", (int)sizeof secret - 1,
+			 c->secret);
+	} else if (crypto_random_token(k->prefix, CTL_CRED_BYTES, secret) !=
+		   0) {
 		return ctl_fail(CTL_EXIT_REFUSED, "no random bytes available");
-	if (k == &ctl_cred_token) {
+	} else if (k == &ctl_cred_token) {
 		/* A device token names its user's shard: the home goes first.
 		 */
 		size_t plen = strlen(k->prefix);
@@ -95,8 +100,10 @@ static int ctl_cred_create(struct ctl *c, const struct ctl_cred *k,
 	if (rc == CTL_EXIT_REFUSED)
 		return ctl_fail(rc, "no such %s: %s",
 				keys_field_defs[k->owner].name, owner);
-	if (rc == 0)
-		printf("%s\n", secret);
+	if (rc == 0) {
+		snprintf(c->secret, sizeof c->secret, "%s", secret);
+		ctl_say(c, "%s\n", secret);
+	}
 	return rc;
 }
 
@@ -167,6 +174,30 @@ static int ctl_cred_resolve(struct ctl *c, const struct ctl_cred *k,
 			      k->noun, arg);
 	ctl_names_free(&found);
 	return rc;
+}
+
+/*
+ * Whether the current shard holds a credential of kind k whose SHA-256 is
+ * or starts with arg (hex digits), into *found. Returns 0, or an exit
+ * status.
+ */
+static int ctl_cred_known(struct ctl *c, const struct ctl_cred *k,
+			  const char *arg, int *found)
+{
+	char name[CTL_KEY_MAX];
+	struct ctl_names names;
+	int rc;
+
+	*found = 0;
+	if (strlen(arg) > CRYPTO_SHA256_HEX - 1 ||
+	    strspn(arg, "0123456789abcdef") != strlen(arg))
+		return 0; /* ctl_cred_resolve says what is wrong with it */
+	snprintf(name, sizeof name, "%s%s", keys_defs[k->record].name, arg);
+	if ((rc = ctl_scan(c, name, &names)) != 0)
+		return rc;
+	*found = names.count > 0;
+	ctl_names_free(&names);
+	return 0;
 }
 
 /* Flags the credential of kind k that arg names as revoked. */
@@ -240,7 +271,10 @@ int ctl_token_create(struct ctl *c, const char *const *pos,
 	int rc = ctl_token_user(opt[0]);
 
 	(void)pos;
-	return rc != 0 ? rc : ctl_cred_create(c, &ctl_cred_token, opt[0], NULL);
+	if (rc != 0)
+		return rc;
+	ctl_use_owner(c, opt[0]);
+	return ctl_cred_create(c, &ctl_cred_token, opt[0], NULL);
 }
 
 int ctl_token_list(struct ctl *c, const char *const *pos,
@@ -249,12 +283,36 @@ int ctl_token_list(struct ctl *c, const char *const *pos,
 	int rc = ctl_token_user(opt[0]);
 
 	(void)pos;
-	return rc != 0 ? rc : ctl_cred_list(c, &ctl_cred_token, opt[0]);
+	if (rc != 0)
+		return rc;
+	ctl_use_owner(c, opt[0]);
+	return ctl_cred_list(c, &ctl_cred_token, opt[0]);
 }
 
 int ctl_token_revoke(struct ctl *c, const char *const *pos,
 		     const char *const *opt)
 {
+	const char *arg = pos[0];
+	int rc = CTL_EXIT_REFUSED;
+
 	(void)opt;
-	return ctl_cred_revoke(c, &ctl_cred_token, pos[0]);
+	/* A token names its user's shard; a hash is looked for in each. */
+	if (strncmp(arg, SHARD_TOKEN_PREFIX, strlen(SHARD_TOKEN_PREFIX)) == 0) {
+		if (strlen(arg) == SHARD_TOKEN_LEN)
+			ctl_use_id(c, SHARD_TOKEN_PREFIX, arg);
+		return ctl_cred_revoke(c, &ctl_cred_token, arg);
+	}
+	if (strlen(arg) > CRYPTO_SHA256_HEX - 1 ||
+	    strspn(arg, "0123456789abcdef") != strlen(arg))
+		return ctl_cred_revoke(c, &ctl_cred_token, arg); /* says why */
+	for (int i = 0; i < store_shards(c->store); i++) {
+		int found = 0;
+
+		ctl_use_shard(c, i);
+		if ((rc = ctl_cred_known(c, &ctl_cred_token, arg, &found)) != 0)
+			return rc;
+		if (found)
+			return ctl_cred_revoke(c, &ctl_cred_token, arg);
+	}
+	return ctl_fail(CTL_EXIT_REFUSED, "no such token: %s", arg);
 }

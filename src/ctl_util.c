@@ -11,6 +11,7 @@
 #include "ctl.h"
 #include "keys.h"
 #include "json.h"
+#include "shard.h"
 #include "status.h"
 #include "util.h"
 
@@ -156,6 +157,38 @@ void ctl_key(const struct ctl *c, char *out, size_t size, const char *fmt, ...)
 	store_key(c->store, c->shard, name, out, size);
 }
 
+void ctl_say(const struct ctl *c, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (c->quiet)
+		return;
+	va_start(ap, fmt);
+	vprintf(fmt, ap);
+	va_end(ap);
+}
+
+void ctl_use_shard(struct ctl *c, int shard)
+{
+	if (c->shard != shard)
+		c->anchored = 0;
+	c->shard = shard;
+}
+
+void ctl_use_owner(struct ctl *c, const char *owner)
+{
+	ctl_use_shard(c, shard_of_owner(c->cfg, owner, strlen(owner)));
+}
+
+void ctl_use_id(struct ctl *c, const char *prefix, const char *id)
+{
+	size_t plen = strlen(prefix), len = strlen(id);
+
+	ctl_use_shard(c, len >= plen && memcmp(id, prefix, plen) == 0
+			     ? shard_of_id(c->cfg, id + plen, len - plen)
+			     : 0);
+}
+
 /* Says why the store failed (res) and gives the exit status for it. */
 static int ctl_store_failed(const struct ctl *c, enum store_result res)
 {
@@ -295,6 +328,14 @@ static int ctl_exec(struct ctl *c, const char *const *const *cmds)
 
 	for (; rc == 0 && *cmds != NULL; cmds++)
 		rc = ctl_redis_argv(c, NULL, *cmds);
+	if (rc == 0 && c->config_version > 0) {
+		/* A change of every shard's configuration: its version. */
+		char key[CTL_KEY_MAX], v[24];
+
+		ctl_key(c, key, sizeof key, "%s", KEYS_NAME(CONFIG_VERSION));
+		ctl_itoa(c->config_version, v, sizeof v);
+		rc = ctl_redis(c, NULL, "SET", key, v, NULL);
+	}
 	if (rc == 0)
 		rc = ctl_redis(c, &r, "EXEC", NULL);
 	if (rc != 0)
@@ -350,7 +391,7 @@ int ctl_update(struct ctl *c, const char *noun, const char *key, const char *id,
 	if (rc == CTL_EXIT_REFUSED)
 		return ctl_fail(rc, "no such %s: %s", noun, id);
 	if (rc == 0)
-		printf("%s %s %s\n", noun, id, done);
+		ctl_say(c, "%s %s %s\n", noun, id, done);
 	return rc;
 }
 
@@ -513,11 +554,13 @@ int ctl_scan(struct ctl *c, const char *prefix, struct ctl_names *out)
 {
 	char key[CTL_KEY_MAX], match[2 * CTL_KEY_MAX + 2];
 	char cursor[32] = "0";
-	size_t skip = strlen(c->cfg->key_base);
+	size_t skip;
 	int rc = 0;
 
 	out->v = NULL;
 	out->count = 0;
+	ctl_key(c, key, sizeof key, "%s", "");
+	skip = strlen(key);
 	ctl_key(c, key, sizeof key, "%s", prefix);
 	ctl_glob_escape(key, match, sizeof match - 1);
 	strcat(match, "*");

@@ -82,6 +82,7 @@ int ctl_venue_add(struct ctl *c, const char *const *pos, const char *const *opt)
 
 	if (rc != 0)
 		return rc;
+	ctl_use_owner(c, id);
 	ctl_key(c, key, sizeof key, "%s%s", KEYS_NAME(VENUE), id);
 	ctl_key(c, set, sizeof set, "%s", KEYS_NAME(VENUES));
 	ctl_itoa(util_now_ms(), now, sizeof now);
@@ -145,6 +146,7 @@ int ctl_venue_billing(struct ctl *c, const char *const *pos,
 	const char *value = ctl_parse_switch(pos[1]);
 	char key[CTL_KEY_MAX], done[16];
 	int rc = ctl_venue_check(pos[0]);
+	ctl_use_owner(c, pos[0]);
 
 	(void)opt;
 	if (rc != 0)
@@ -164,6 +166,7 @@ int ctl_wallet_topup(struct ctl *c, const char *const *pos,
 	struct store_reply *r;
 	int64_t amount;
 	int rc;
+	ctl_use_owner(c, pos[0]);
 
 	(void)opt;
 	if ((rc = ctl_venue_check(pos[0])) != 0 ||
@@ -219,6 +222,7 @@ int ctl_wallet_set(struct ctl *c, const char *const *pos,
 	struct store_reply *r;
 	int64_t amount, change;
 	int rc;
+	ctl_use_owner(c, pos[0]);
 
 	if ((rc = ctl_venue_check(pos[0])) != 0 ||
 	    (rc = ctl_parse_coins("COINS", pos[1], 0, CTL_TOPUP_MAX,
@@ -259,6 +263,7 @@ int ctl_wallet_show(struct ctl *c, const char *const *pos,
 	char key[CTL_KEY_MAX], coins[CTL_COINS_BUF];
 	struct ctl_row row;
 	int rc = ctl_venue_check(pos[0]);
+	ctl_use_owner(c, pos[0]);
 
 	(void)opt;
 	if (rc != 0)

@@ -26,6 +26,7 @@
  */
 #define KEYS_TABLE(X)                                                          \
 	X(ANCHOR, "anchor", NULL)                                              \
+	X(CONFIG_VERSION, "config_version", NULL)                              \
 	X(GAME, "game:", "K_GAME")                                             \
 	X(GAMES, "games", "K_GAMES")                                           \
 	X(APIKEY, "apikey:", "K_APIKEY")                                       \

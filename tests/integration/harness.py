@@ -93,6 +93,16 @@ def fill_template(path, values):
     return text
 
 
+def crc16(data):
+    """CRC16-CCITT (XMODEM), as Redis Cluster and src/util.c compute it."""
+    crc = 0
+    for b in data:
+        crc ^= b << 8
+        for _ in range(8):
+            crc = ((crc << 1) ^ 0x1021 if crc & 0x8000 else crc << 1) & 0xffff
+    return crc
+
+
 class Response:
     def __init__(self, status, headers, body):
         self.status = status
@@ -446,10 +456,36 @@ class Service:
         127.0.0.1:port; returns redis-cli's raw output."""
         return redis_cli(["-h", "127.0.0.1", "-p", str(port)], *args)
 
-    def key(self, name):
-        """The full Redis name of a key of the service."""
-        return "%s{%s}:%s" % (self.env["HB_KEY_PREFIX"],
-                              self.env.get("HB_KEY_TAG", "core"), name)
+    def shards(self):
+        """How many shards the service has (HB_SHARDS)."""
+        return int(self.env.get("HB_SHARDS", "1"))
+
+    def key(self, name, shard=0):
+        """The full Redis name of a key of the service in shard."""
+        tag = self.env.get("HB_KEY_TAG", "core")
+        if shard:
+            tag += ".%d" % shard
+        return "%s{%s}:%s" % (self.env["HB_KEY_PREFIX"], tag, name)
+
+    def shard_of_owner(self, owner):
+        """The shard of a venue or a device user (src/shard.c)."""
+        return crc16(owner.encode()) % self.shards()
+
+    def shard_of_id(self, ident, prefix="gs_"):
+        """The shard an id names: the four hex digits after its prefix."""
+        home = ident[len(prefix):len(prefix) + 4]
+        if self.shards() == 1 or not ident.startswith(prefix) or \
+                not re.fullmatch(r"[0-9a-f]{4}", home):
+            return 0
+        return int(home, 16) % self.shards()
+
+    def live_ids(self):
+        """The ids of the live game sessions, from every shard's index."""
+        ids = []
+        for i in range(self.shards()):
+            ids += self.redis("ZRANGE", self.key("deadlines", i), 0,
+                              -1).split()
+        return ids
 
     def session(self, gs):
         """A game session as heartbeatctl session show reads it (a live
@@ -462,7 +498,7 @@ class Service:
 
     def bucket(self, gs):
         """The Redis name of the hash that holds live session gs."""
-        return self.key("gsb:" + gs[-3:])
+        return self.key("gsb:" + gs[-3:], self.shard_of_id(gs))
 
     def stream(self):
         """Every entry of the event log (endings and wallet movements), as
@@ -577,8 +613,9 @@ class Venue:
         return token, r.data["game_session_id"]
 
     def wallet(self):
-        return int(self.svc.redis("HGET", self.svc.key("venue:" + self.id),
-                                  "wallet") or 0)
+        return int(self.svc.redis("HGET", self.svc.key(
+            "venue:" + self.id, self.svc.shard_of_owner(self.id)),
+            "wallet") or 0)
 
 
 # -- running tests ---------------------------------------------------------

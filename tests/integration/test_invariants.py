@@ -52,7 +52,7 @@ class Ledger:
         for e in self.events:
             self.by_session.setdefault(e["game_session_id"], []).append(e)
         self.live = {}
-        for gs in svc.redis("ZRANGE", svc.key("deadlines"), 0, -1).split():
+        for gs in svc.live_ids():
             s = svc.session(gs)
             self.live[gs] = s["chg"] if s else 0
         self.wallet = venue.wallet()
