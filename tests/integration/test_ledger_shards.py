@@ -42,40 +42,18 @@ def make_service(test):
 
 # -- shards ----------------------------------------------------------------
 
-def crc16(data):
-    """CRC16/XMODEM, as src/util.c computes an owner's home."""
-    crc = 0
-    for b in data:
-        crc ^= b << 8
-        for _ in range(8):
-            crc = ((crc << 1) ^ 0x1021 if crc & 0x8000 else crc << 1) & 0xffff
-    return crc
-
-
-def shard_of(owner):
-    return crc16(owner.encode()) % SHARDS
-
-
-def venue_names():
+def venue_names(svc):
     """One venue name per shard: {shard: name}."""
     out = {}
     i = 0
     while len(out) < SHARDS:
-        out.setdefault(shard_of("cafe-%d" % i), "cafe-%d" % i)
+        out.setdefault(svc.shard_of_owner("cafe-%d" % i), "cafe-%d" % i)
         i += 1
     return out
 
 
-def skey(svc, shard, name):
-    """The Redis name of key name of shard (src/shard.h)."""
-    tag = svc.env.get("HB_KEY_TAG", "core")
-    if shard:
-        tag = "%s.%d" % (tag, shard)
-    return "%s{%s}:%s" % (svc.env["HB_KEY_PREFIX"], tag, name)
-
-
 def xlen(svc, shard):
-    return int(svc.redis("XLEN", skey(svc, shard, "events")) or 0)
+    return int(svc.redis("XLEN", svc.key("events", shard)) or 0)
 
 
 def xlens(svc):
@@ -83,7 +61,7 @@ def xlens(svc):
 
 
 def groups(svc, shard):
-    out = svc.redis("XINFO", "GROUPS", skey(svc, shard, "events"))
+    out = svc.redis("XINFO", "GROUPS", svc.key("events", shard))
     lines = out.split("\n")
     return [lines[i + 1] for i, v in enumerate(lines[:-1]) if v == "name"]
 
@@ -93,14 +71,14 @@ AT = "2026-03-06T12:00:00.000Z"
 
 def topup(svc, shard, venue, amount, sid="*"):
     """Appends a top-up to shard's log; returns its entry id."""
-    return svc.redis("XADD", skey(svc, shard, "events"), sid, "type",
+    return svc.redis("XADD", svc.key("events", shard), sid, "type",
                      "topup", "venue_id", venue, "amount_millicoins", amount,
                      "balance_millicoins", amount, "at", AT)
 
 
 def ending(svc, shard, gs, venue, charged=100, sid="*"):
     """Appends a session ending to shard's log; returns its entry id."""
-    return svc.redis("XADD", skey(svc, shard, "events"), sid,
+    return svc.redis("XADD", svc.key("events", shard), sid,
                      "game_session_id", gs, "reason", "normal", "game_id",
                      "g1", "venue_id", venue, "pc_id", "pc-1",
                      "provider_user_id", "u1", "started_at", AT, "ended_at",
@@ -111,7 +89,7 @@ def ending(svc, shard, gs, venue, charged=100, sid="*"):
 def xadd_many(svc, entries):
     """Appends entries, each (shard, [field, value, ...]) with no spaces,
     through one redis-cli; returns their entry ids."""
-    text = "".join("XADD %s * %s\n" % (skey(svc, shard, "events"),
+    text = "".join("XADD %s * %s\n" % (svc.key("events", shard),
                                          " ".join(map(str, fields)))
                    for shard, fields in entries)
     p = subprocess.run(["redis-cli", "-s", svc.redis_sock], input=text,
@@ -175,7 +153,7 @@ def test_every_shard_lands_once(svc):
              " type, amount_millicoins, balance_millicoins, at)"
              " VALUES (3, '9999999999999-1', 'v3', 'topup', 7, 7, now())")
     for shard in (1, 3):
-        svc.redis("XADD", skey(svc, shard, "events"), "9999999999999-2",
+        svc.redis("XADD", svc.key("events", shard), "9999999999999-2",
                   "type", "refund", "venue_id", "v%d" % shard)
     svc.start_ledger(env={"HB_LEDGER_METRICS_FILE": path})
     wait_empty(svc)
@@ -195,7 +173,7 @@ def test_every_shard_lands_once(svc):
                      " WHERE stream_id = '9999999999999-2' ORDER BY 1") == \
         [["1"], ["3"]]
     for i in range(SHARDS):
-        out = svc.redis("XPENDING", skey(svc, i, "events"), "ledger")
+        out = svc.redis("XPENDING", svc.key("events", i), "ledger")
         assert out.split("\n")[0] == "0", (i, out)
 
     def settled():
@@ -237,7 +215,7 @@ def test_trim_per_shard(svc):
         30 * SLOW)
     time.sleep(0.5 * SLOW)
     assert xlens(svc) == [2] * SHARDS          # audit is nowhere
-    key1 = skey(svc, 1, "events")
+    key1 = svc.key("events", 1)
     svc.redis("XGROUP", "CREATE", key1, "audit", "$")
     wait_for("shard 1's trim", lambda: xlen(svc, 1) == 0, 30 * SLOW)
     assert xlens(svc) == [2, 0, 2, 2]
@@ -251,7 +229,7 @@ def test_trim_per_shard(svc):
     svc.redis("XACK", key1, "audit", sid)
     wait_for("shard 1's trim", lambda: xlen(svc, 1) == 0, 30 * SLOW)
     for i in (0, 2, 3):
-        svc.redis("XGROUP", "CREATE", skey(svc, i, "events"), "audit", "$")
+        svc.redis("XGROUP", "CREATE", svc.key("events", i), "audit", "$")
     wait_empty(svc)
     assert svc.stop_ledger() == 0
 
@@ -295,7 +273,7 @@ def test_sigkill_mid_batch_every_shard(svc):
     # Entries a consumer read and died with, before any ledger ran, in
     # two of the logs: a ledger takes them over there.
     for shard in (2, 3):
-        key = skey(svc, shard, "events")
+        key = svc.key("events", shard)
         svc.redis("XGROUP", "CREATE", key, "ledger", "0", "MKSTREAM")
         for k in range(3):
             sid = topup(svc, shard, "v%d" % shard, 5 + k)
@@ -373,7 +351,7 @@ def test_schema_1_migrated(svc):
     """A database of schema 1 (rows of the one log there was) is migrated:
     its rows become shard 0's, and a re-delivered entry of shard 0 finds
     its row while the same id in another shard's log is a row of its own."""
-    key0 = skey(svc, 0, "events")
+    key0 = svc.key("events", 0)
     svc.start_ledger()
     first = topup(svc, 0, "v0", 100)
     wait_for("the row", lambda: pg_int(
@@ -417,50 +395,38 @@ def settled_count(svc):
     """How many sessions Redis settled, over every shard."""
     total = 0
     for i in range(SHARDS):
-        flat = svc.redis("HGETALL", skey(svc, i, "stats")).split("\n")
+        flat = svc.redis("HGETALL", svc.key("stats", i)).split("\n")
         stats = dict(zip(flat[0::2], flat[1::2])) if flat != [""] else {}
         total += sum(int(v) for k, v in stats.items()
                      if k.startswith("ended:"))
     return total
 
 
-def live_sessions(svc):
-    out = []
-    for i in range(SHARDS):
-        out += svc.redis("ZRANGE", skey(svc, i, "deadlines"), 0, -1).split()
-    return out
-
-
-def wallet(svc, venue):
-    return int(svc.redis("HGET", skey(svc, shard_of(venue.id),
-                                      "venue:" + venue.id), "wallet") or 0)
-
-
 def test_venues_on_every_shard_books_close(svc):
     """Venues on every shard play sessions through the API while the
     ledger is killed once; afterwards every settled session is one row,
     and each venue's wallet equals its top-ups - charges in PostgreSQL."""
-    names = venue_names()
+    names = venue_names(svc)
     venues = [Venue(svc, name=names[i], coins=1000) for i in range(SHARDS)]
     for v in venues:
         svc.ctl("wallet", "topup", v.id, "2.5")
     # Each venue's records are in its own shard.
     for i, v in enumerate(venues):
-        assert svc.redis("EXISTS", skey(svc, i, "venue:" + v.id)) == "1"
+        assert svc.redis("EXISTS", svc.key("venue:" + v.id, i)) == "1"
     loads = [Load(svc, v, threads=1) for v in venues]
     svc.start_ledger("ledger-a")
     for load in loads:
-        load.wait_more(3)
+        load.wait_more(5)
     svc.stop_ledger("ledger-a", signal.SIGKILL)
     svc.start_ledger("ledger-b")
     for load in loads:
-        load.wait_more(3)
+        load.wait_more(5)
     ended = []
     for load in loads:
         ended += load.stop()
-    for gs in live_sessions(svc):
+    for gs in svc.live_ids():
         svc.ctl("session", "revoke", gs, check=False)
-    assert live_sessions(svc) == []
+    assert svc.live_ids() == []
 
     def done():
         return pg_int(svc, "SELECT count(*) FROM settlements") == \
@@ -478,8 +444,8 @@ def test_venues_on_every_shard_books_close(svc):
         moved = pg_int(svc, "SELECT coalesce(sum(amount_millicoins), 0)"
                             " FROM wallet_movements WHERE venue_id = :'p1'",
                        v.id)
-        assert moved - charged == wallet(svc, v), (v.id, moved, charged,
-                                                   wallet(svc, v))
+        assert moved - charged == v.wallet(), (v.id, moved, charged,
+                                               v.wallet())
     assert svc.stop_ledger("ledger-b") == 0
 
 
