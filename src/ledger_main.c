@@ -15,6 +15,11 @@
  * HB_LEDGER_INTERVAL_MS it also takes over entries other consumers left
  * pending for HB_LEDGER_CLAIM_IDLE_MS and writes the metrics file. A crash
  * anywhere re-delivers; the tables' unique keys absorb the repeats.
+ *
+ * With HB_SHARDS > 1 each shard has a log of its own, and one command can
+ * only name one shard's keys: a batch gathers what each shard's log holds,
+ * shard after shard, without waiting in Redis; when a whole pass found
+ * nothing, the ledger sleeps HB_LEDGER_BLOCK_MS before the next one.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -30,7 +35,6 @@
 #include "json.h"
 #include "ledger_pg.h"
 #include "ledger_stream.h"
-#include "keys.h"
 #include "log.h"
 #include "version.h"
 #include "store.h"
@@ -135,15 +139,21 @@ struct ledger {
 	const struct config *cfg;
 	struct store *store;
 	struct ledger_pg *pg;
-	struct ledger_names nm;
+	struct ledger_names nm; /* every shard's log */
 	char consumer[256];
 	const char *trim_groups;
 	struct ledger_batch batch;
 	struct ledger_health redis, postgres;
-	int history; /* this consumer's pending entries come first */
+	/*
+	 * Per shard (nm.shards of each, owned): whether this consumer's
+	 * pending entries come first, and whether entries were acknowledged
+	 * since the log was last trimmed.
+	 */
+	unsigned char *history, *dirty;
+	int next_shard; /* where the next pass over the shards starts */
 	struct ledger_pg_counts counts;
 	uint64_t batches, trimmed, claimed;
-	struct ledger_stream_stats stats;
+	struct ledger_stream_stats stats; /* summed over shards (lag: max) */
 	int stats_ok;
 	int64_t next_tick_ms;
 	int64_t last_trim_ms;
@@ -325,14 +335,31 @@ static void ledger_write_metrics(const struct ledger *l)
 /* ---- The loop ---------------------------------------------------------------
  */
 
-/* Notes a failed Redis call; NOGROUP (the log is gone) recreates the group. */
+/* Creates the group in every shard's log that lacks it. */
+static enum store_result ledger_ensure_groups(struct ledger *l)
+{
+	for (int i = 0; i < l->nm.shards; i++) {
+		enum store_result rc =
+		    ledger_stream_ensure_group(l->store, &l->nm, i);
+
+		if (rc != STORE_OK)
+			return rc;
+	}
+	return STORE_OK;
+}
+
+/*
+ * Notes a failed Redis call; NOGROUP (a log is gone) recreates the group.
+ * Whatever this consumer was given and did not acknowledge is read again
+ * first, in every shard.
+ */
 static void ledger_redis_failed(struct ledger *l)
 {
 	ledger_down(&l->redis, store_last_error(l->store));
 	if (strstr(store_last_error(l->store), "NOGROUP") != NULL &&
-	    ledger_stream_ensure_group(l->store, &l->nm) == STORE_OK)
+	    ledger_ensure_groups(l) == STORE_OK)
 		log_line(LOG_WARN, "event=group_created group=%s", l->nm.group);
-	l->history = 1;
+	memset(l->history, 1, (size_t)l->nm.shards);
 }
 
 /*
@@ -390,7 +417,7 @@ static int ledger_settle_batch(struct ledger *l)
 	}
 	if (rc != LEDGER_PG_OK) {
 		ledger_down(&l->postgres, ledger_pg_error(l->pg));
-		l->history = 1;
+		memset(l->history, 1, (size_t)l->nm.shards);
 		return -1;
 	}
 	ledger_up(&l->postgres);
@@ -398,7 +425,9 @@ static int ledger_settle_batch(struct ledger *l)
 		if (l->batch.items[i].entry.kind == LEDGER_DEAD &&
 		    !l->batch.items[i].deleted)
 			log_line(LOG_WARN,
-				 "event=dead_letter id=%s reason=\"%s\"",
+				 "event=dead_letter shard=%d id=%s "
+				 "reason=\"%s\"",
+				 l->batch.items[i].shard,
 				 l->batch.items[i].entry.stream_id,
 				 l->batch.items[i].entry.dead_reason);
 	t1 = util_now_ms();
@@ -408,24 +437,84 @@ static int ledger_settle_batch(struct ledger *l)
 		return -1;
 	}
 	l->batches++;
-	log_line(LOG_DEBUG, "event=batch entries=%zu write_ms=%lld ack_ms=%lld",
-		 l->batch.n, (long long)(t1 - t0),
+	for (size_t i = 0; i < l->batch.nparts; i++)
+		l->dirty[l->batch.parts[i].shard] = 1;
+	log_line(LOG_DEBUG,
+		 "event=batch entries=%zu shards=%zu write_ms=%lld ack_ms=%lld",
+		 l->batch.n, l->batch.nparts, (long long)(t1 - t0),
 		 (long long)(util_now_ms() - t1));
 	return 0;
 }
 
-/* Trims the log as far as the configured groups allow. */
-static int ledger_trim(struct ledger *l)
+/*
+ * Trims the logs as far as the configured groups allow: every shard's with
+ * all, else those where entries were acknowledged since their last trim.
+ */
+static int ledger_trim(struct ledger *l, int all)
 {
-	int64_t n;
+	for (int i = 0; i < l->nm.shards; i++) {
+		int64_t n;
 
-	if (ledger_stream_trim(l->store, &l->nm, l->trim_groups, &n) !=
-	    STORE_OK) {
-		ledger_redis_failed(l);
-		return -1;
+		if (!all && !l->dirty[i])
+			continue;
+		if (ledger_stream_trim(l->store, &l->nm, i, l->trim_groups,
+				       &n) != STORE_OK) {
+			ledger_redis_failed(l);
+			return -1;
+		}
+		l->dirty[i] = 0;
+		l->trimmed += (uint64_t)n;
 	}
-	l->trimmed += (uint64_t)n;
 	l->last_trim_ms = util_now_ms();
+	return 0;
+}
+
+/*
+ * Reads the stats of every shard's log into l->stats: lengths, pending and
+ * lag entries summed, the lag in seconds the largest.
+ */
+static int ledger_stats(struct ledger *l)
+{
+	memset(&l->stats, 0, sizeof l->stats);
+	for (int i = 0; i < l->nm.shards; i++) {
+		struct ledger_stream_stats s;
+
+		if (ledger_stream_stats(l->store, &l->nm, i, &s) != STORE_OK)
+			return -1;
+		l->stats.length += s.length;
+		l->stats.pending += s.pending;
+		l->stats.lag_entries += s.lag_entries;
+		if (s.lag_seconds > l->stats.lag_seconds)
+			l->stats.lag_seconds = s.lag_seconds;
+	}
+	return 0;
+}
+
+/*
+ * Takes over, in shard's log, the entries other consumers left idle, and
+ * writes them. Returns 0, or -1 after a failure (noted).
+ */
+static int ledger_claim(struct ledger *l, int shard)
+{
+	snprintf(l->batch.cursor, sizeof l->batch.cursor, "0-0");
+	for (int round = 0; round < LEDGER_CLAIM_ROUNDS && !ledger_stop;
+	     round++) {
+		if (ledger_stream_claim(l->store, &l->nm, shard,
+					l->cfg->ledger_claim_idle_ms,
+					&l->batch) != STORE_OK) {
+			ledger_redis_failed(l);
+			return -1;
+		}
+		if (l->batch.n > 0) {
+			log_line(LOG_INFO, "event=claimed shard=%d entries=%zu",
+				 shard, l->batch.n);
+			l->claimed += l->batch.n;
+		}
+		if (ledger_settle_batch(l) != 0)
+			return -1;
+		if (strcmp(l->batch.cursor, "0-0") == 0)
+			break;
+	}
 	return 0;
 }
 
@@ -435,31 +524,56 @@ static int ledger_trim(struct ledger *l)
  */
 static void ledger_tick(struct ledger *l)
 {
-	snprintf(l->batch.cursor, sizeof l->batch.cursor, "0-0");
-	for (int round = 0; round < LEDGER_CLAIM_ROUNDS && !ledger_stop;
-	     round++) {
-		if (ledger_stream_claim(l->store, &l->nm,
-					l->cfg->ledger_claim_idle_ms,
-					&l->batch) != STORE_OK) {
-			ledger_redis_failed(l);
+	for (int i = 0; i < l->nm.shards && !ledger_stop; i++)
+		if (ledger_claim(l, i) != 0)
 			break;
-		}
-		if (l->batch.n > 0) {
-			log_line(LOG_INFO, "event=claimed entries=%zu",
-				 l->batch.n);
-			l->claimed += l->batch.n;
-		}
-		if (ledger_settle_batch(l) != 0 ||
-		    strcmp(l->batch.cursor, "0-0") == 0)
-			break;
-	}
 	ledger_batch_clear(&l->batch);
 	if (!l->redis.down)
-		ledger_trim(l);
-	l->stats_ok =
-	    !l->redis.down &&
-	    ledger_stream_stats(l->store, &l->nm, &l->stats) == STORE_OK;
+		ledger_trim(l, 1);
+	l->stats_ok = !l->redis.down && ledger_stats(l) == 0;
 	ledger_write_metrics(l);
+}
+
+/*
+ * Reads the next batch into l->batch: from each shard in turn, from where
+ * the last pass stopped, this consumer's pending entries first, until the
+ * batch is full or every shard was read once. With one shard the read
+ * waits in Redis up to HB_LEDGER_BLOCK_MS for an entry; with several none
+ * does (a wait on one log would hold back the others), and a pass that
+ * found nothing sleeps HB_LEDGER_BLOCK_MS (at most until the next
+ * housekeeping): the bound on the extra lag of an entry that arrives while
+ * everything is quiet. Returns 0 (the batch may be empty), or -1 after a
+ * failure (noted; what was read stays pending and is read again).
+ */
+static int ledger_gather(struct ledger *l)
+{
+	int shards = l->nm.shards;
+	int64_t block = shards == 1 ? l->cfg->ledger_block_ms : 0;
+
+	for (int k = 0; k < shards && l->batch.n < l->batch.cap && !ledger_stop;
+	     k++) {
+		int s = l->next_shard;
+		size_t before = l->batch.n;
+
+		l->next_shard = (s + 1) % shards;
+		if (ledger_stream_read(l->store, &l->nm, s, l->history[s],
+				       block, &l->batch) != STORE_OK) {
+			ledger_batch_clear(&l->batch);
+			ledger_redis_failed(l);
+			return -1;
+		}
+		if (l->batch.n == before)
+			l->history[s] = 0; /* nothing of ours is pending */
+	}
+	ledger_up(&l->redis);
+	if (l->batch.n == 0 && shards > 1) {
+		int64_t wait = l->next_tick_ms - util_now_ms();
+
+		ledger_sleep(wait < l->cfg->ledger_block_ms
+				 ? wait
+				 : l->cfg->ledger_block_ms);
+	}
+	return 0;
 }
 
 /* Connects what is down; returns 0 when both stores are usable. */
@@ -474,7 +588,7 @@ static int ledger_connect(struct ledger *l)
 		return -1;
 	}
 	ledger_up(&l->postgres);
-	if (ledger_stream_ensure_group(l->store, &l->nm) != STORE_OK) {
+	if (ledger_ensure_groups(l) != STORE_OK) {
 		ledger_down(&l->redis, store_last_error(l->store));
 		return -1;
 	}
@@ -501,7 +615,6 @@ static int ledger_run(const struct config *cfg)
 	l.cfg = cfg;
 	l.redis.name = "redis";
 	l.postgres.name = "postgres";
-	l.history = 1;
 	l.trim_groups = cfg->ledger_trim_groups[0] ? cfg->ledger_trim_groups
 						   : cfg->ledger_group;
 	if (cfg->ledger_consumer[0] != '\0') {
@@ -519,16 +632,20 @@ static int ledger_run(const struct config *cfg)
 	l.store = store_new(cfg);
 	l.pg = ledger_pg_new(cfg->ledger_pg);
 	if (l.store == NULL || l.pg == NULL ||
-	    ledger_batch_init(&l.batch, (size_t)cfg->ledger_batch) != 0) {
+	    ledger_names_init(&l.nm, l.store, cfg->ledger_group, l.consumer) !=
+		0 ||
+	    (l.history = malloc((size_t)l.nm.shards)) == NULL ||
+	    (l.dirty = calloc((size_t)l.nm.shards, 1)) == NULL ||
+	    ledger_batch_init(&l.batch, (size_t)cfg->ledger_batch,
+			      l.nm.shards) != 0) {
 		fprintf(stderr, "heartbeat-ledger: out of memory\n");
 		rc = LEDGER_EXIT_FAILED;
 		goto done;
 	}
-	store_key(l.store, 0, KEYS_NAME(EVENTS), l.nm.key, sizeof l.nm.key);
-	l.nm.group = cfg->ledger_group;
-	l.nm.consumer = l.consumer;
-	log_line(LOG_INFO, "event=started stream=%s group=%s consumer=%s",
-		 l.nm.key, l.nm.group, l.nm.consumer);
+	memset(l.history, 1, (size_t)l.nm.shards);
+	log_line(LOG_INFO,
+		 "event=started stream=%s shards=%d group=%s consumer=%s",
+		 l.nm.keys[0], l.nm.shards, l.nm.group, l.nm.consumer);
 
 	while (!ledger_stop) {
 		c = ledger_connect(&l);
@@ -544,8 +661,6 @@ static int ledger_run(const struct config *cfg)
 	}
 	l.next_tick_ms = util_now_ms();
 	while (!ledger_stop) {
-		enum store_result sr;
-
 		if (l.redis.down || l.postgres.down) {
 			int64_t wait = l.redis.down ? l.redis.backoff_ms : 0;
 
@@ -569,21 +684,12 @@ static int ledger_run(const struct config *cfg)
 			    util_now_ms() + cfg->ledger_interval_ms;
 			continue;
 		}
-		sr = ledger_stream_read(l.store, &l.nm, l.history,
-					cfg->ledger_block_ms, &l.batch);
-		if (sr != STORE_OK) {
-			ledger_redis_failed(&l);
+		if (ledger_gather(&l) != 0 || l.batch.n == 0)
 			continue;
-		}
-		ledger_up(&l.redis);
-		if (l.batch.n == 0) {
-			l.history = 0; /* nothing of ours is pending */
-			continue;
-		}
 		/* The batch in hand is finished even when a stop arrives. */
 		if (ledger_settle_batch(&l) == 0 &&
 		    util_now_ms() - l.last_trim_ms >= LEDGER_TRIM_MIN_MS)
-			ledger_trim(&l);
+			ledger_trim(&l, 0);
 		ledger_batch_clear(&l.batch);
 	}
 	log_line(LOG_INFO, "event=stopped batches=%llu",
@@ -591,6 +697,9 @@ static int ledger_run(const struct config *cfg)
 	ledger_write_metrics(&l);
 done:
 	ledger_batch_free(&l.batch);
+	ledger_names_free(&l.nm);
+	free(l.history);
+	free(l.dirty);
 	ledger_pg_free(l.pg);
 	store_free(l.store);
 	return rc;

@@ -18,8 +18,6 @@
 #define LEDGER_PG_CONNECT_TIMEOUT "5"
 /* The advisory lock ledgers take while they create or migrate the schema. */
 #define LEDGER_PG_LOCK "7262011700"
-/* The most parameters of one statement. */
-#define LEDGER_PG_PARAMS 12
 
 /*
  * The migrations: entry i takes a schema of version i to version i + 1.
@@ -85,7 +83,23 @@ static const char *const ledger_migrations[LEDGER_SCHEMA_VERSION] = {
     "  coalesce(s.charged_millicoins, 0) AS charged_millicoins,"
     "  coalesce(w.topup_millicoins, 0) AS topup_millicoins,"
     "  coalesce(w.adjustment_millicoins, 0) AS adjustment_millicoins"
-    " FROM s FULL JOIN w ON s.venue_id = w.venue_id AND s.day = w.day;"};
+    " FROM s FULL JOIN w ON s.venue_id = w.venue_id AND s.day = w.day;",
+    /*
+     * 2: each row names the shard whose log it came from (HB_SHARDS), and
+     * a stream entry id, unique within one log only, is a key with it.
+     * Rows written before were all of the one log there was: shard 0.
+     * Adding a column with a constant default rewrites no table.
+     */
+    "ALTER TABLE settlements ADD COLUMN shard integer NOT NULL DEFAULT 0"
+    " CHECK (shard >= 0);"
+    "ALTER TABLE wallet_movements ADD COLUMN shard integer NOT NULL"
+    " DEFAULT 0 CHECK (shard >= 0);"
+    "ALTER TABLE wallet_movements DROP CONSTRAINT wallet_movements_pkey,"
+    " ADD PRIMARY KEY (shard, stream_id);"
+    "ALTER TABLE dead_letters ADD COLUMN shard integer NOT NULL DEFAULT 0"
+    " CHECK (shard >= 0);"
+    "ALTER TABLE dead_letters DROP CONSTRAINT dead_letters_pkey,"
+    " ADD PRIMARY KEY (shard, stream_id);"};
 
 /*
  * The statements a batch runs, prepared once per connection. Endings and
@@ -103,25 +117,26 @@ static const struct {
     {"hb_settlements",
      "INSERT INTO settlements (game_session_id, venue_id, game_id, pc_id,"
      " provider_user_id, reason, started_at, ended_at, play_duration_sec,"
-     " charged_millicoins, rate_millicoins_per_hour, stream_id)"
+     " charged_millicoins, rate_millicoins_per_hour, stream_id, shard)"
      " SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[],"
      " $5::text[], $6::text[], $7::timestamptz[], $8::timestamptz[],"
-     " $9::bigint[], $10::bigint[], $11::bigint[], $12::text[])"
+     " $9::bigint[], $10::bigint[], $11::bigint[], $12::text[],"
+     " $13::integer[])"
      " ON CONFLICT (game_session_id) DO NOTHING",
-     12},
+     13},
     {"hb_movements",
      "INSERT INTO wallet_movements (stream_id, venue_id, type,"
-     " amount_millicoins, balance_millicoins, at, actor, note)"
+     " amount_millicoins, balance_millicoins, at, actor, note, shard)"
      " SELECT * FROM unnest($1::text[], $2::text[], $3::text[],"
      " $4::bigint[], $5::bigint[], $6::timestamptz[], $7::text[],"
-     " $8::text[])"
-     " ON CONFLICT (stream_id) DO NOTHING RETURNING type",
-     8},
+     " $8::text[], $9::integer[])"
+     " ON CONFLICT (shard, stream_id) DO NOTHING RETURNING type",
+     9},
     {"hb_dead_letter",
-     "INSERT INTO dead_letters (stream_id, reason, fields, raw)"
-     " VALUES ($1, $2, $3::jsonb, $4::bytea)"
-     " ON CONFLICT (stream_id) DO NOTHING",
-     4},
+     "INSERT INTO dead_letters (stream_id, reason, fields, raw, shard)"
+     " VALUES ($1, $2, $3::jsonb, $4::bytea, $5::integer)"
+     " ON CONFLICT (shard, stream_id) DO NOTHING",
+     5},
 };
 
 struct ledger_pg {
@@ -473,8 +488,8 @@ static void ledger_array_null(struct ledger_array *a)
 }
 
 /* The columns of one batch's two INSERTs. */
-#define LEDGER_SETTLEMENT_COLS 12
-#define LEDGER_MOVEMENT_COLS 8
+#define LEDGER_SETTLEMENT_COLS 13
+#define LEDGER_MOVEMENT_COLS 9
 
 struct ledger_columns {
 	struct ledger_array s[LEDGER_SETTLEMENT_COLS];
@@ -490,10 +505,11 @@ static void ledger_columns_free(struct ledger_columns *c)
 		free(c->m[i].buf);
 }
 
-/* Adds one entry's row to the columns of its table. */
+/* Adds one item's row to the columns of its table. */
 static void ledger_columns_add(struct ledger_columns *c,
-			       const struct ledger_entry *e)
+			       const struct ledger_item *it)
 {
+	const struct ledger_entry *e = &it->entry;
 	struct ledger_array *a;
 
 	if (e->kind == LEDGER_SETTLEMENT) {
@@ -513,6 +529,7 @@ static void ledger_columns_add(struct ledger_columns *c,
 		else
 			ledger_array_null(&a[10]);
 		ledger_array_text(&a[11], e->stream_id, strlen(e->stream_id));
+		ledger_array_int(&a[12], it->shard);
 		c->settlements++;
 		return;
 	}
@@ -533,6 +550,7 @@ static void ledger_columns_add(struct ledger_columns *c,
 		ledger_array_null(&a[6]);
 		ledger_array_null(&a[7]);
 	}
+	ledger_array_int(&a[8], it->shard);
 	c->movements++;
 }
 
@@ -557,16 +575,20 @@ static int ledger_pg_send_dead(struct ledger_pg *pg,
 			       const struct ledger_item *it)
 {
 	size_t raw_len = 0;
+	char shard[16];
 	char *json = ledger_fields_json(it->fields, it->nfields);
 	char *raw = ledger_fields_raw(it->fields, it->nfields, &raw_len);
-	const char *v[4] = {it->entry.stream_id, it->entry.dead_reason, json,
-			    raw};
-	int len[4] = {0, 0, 0, (int)raw_len};
-	int format[4] = {0, 0, 0, 1}; /* raw as binary bytea: exact bytes */
-	int ok = json != NULL && raw != NULL &&
-		 PQsendQueryPrepared(pg->conn,
-				     ledger_statements[LEDGER_STMT_DEAD].name,
-				     4, v, len, format, 0);
+	const char *v[5] = {it->entry.stream_id, it->entry.dead_reason, json,
+			    raw, shard};
+	int len[5] = {0, 0, 0, (int)raw_len, 0};
+	int format[5] = {0, 0, 0, 1, 0}; /* raw as binary bytea: exact bytes */
+	int ok;
+
+	snprintf(shard, sizeof shard, "%d", it->shard);
+	ok = json != NULL && raw != NULL &&
+	     PQsendQueryPrepared(pg->conn,
+				 ledger_statements[LEDGER_STMT_DEAD].name, 5, v,
+				 len, format, 0);
 
 	free(json);
 	free(raw);
@@ -583,7 +605,7 @@ static int ledger_pg_send_batch(struct ledger_pg *pg,
 
 	for (size_t i = 0; i < n; i++)
 		if (!items[i].deleted && items[i].entry.kind != LEDGER_DEAD)
-			ledger_columns_add(c, &items[i].entry);
+			ledger_columns_add(c, &items[i]);
 	if (ok && c->settlements > 0)
 		ok = ledger_pg_send_columns(pg, LEDGER_STMT_SETTLEMENTS, c->s,
 					    LEDGER_SETTLEMENT_COLS);

@@ -15,7 +15,7 @@
 #include "ledger_entry.h"
 
 /* The schema version this ledger writes; it refuses a newer database. */
-#define LEDGER_SCHEMA_VERSION 1
+#define LEDGER_SCHEMA_VERSION 2
 
 enum ledger_pg_result {
 	LEDGER_PG_OK,
@@ -25,9 +25,14 @@ enum ledger_pg_result {
 	LEDGER_PG_NO_SCHEMA	/* the report found no ledger tables */
 };
 
-/* One entry of a batch. */
+/*
+ * One entry of a batch. A stream entry id is unique within one shard's log
+ * only: the rows of wallet movements and dead letters are keyed by the
+ * shard and the id.
+ */
 struct ledger_item {
 	struct ledger_entry entry;
+	int shard; /* the shard whose log the entry is of (shard.h) */
 	const struct ledger_field *fields; /* borrowed: the raw fields */
 	size_t nfields;
 	int deleted; /* the entry is gone from the log: acknowledge only */

@@ -25,6 +25,8 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import (VALGRIND, Service, Venue, run_suite,  # noqa: E402
                      settings, wait_for)
 
+# The ledger's schema version (LEDGER_SCHEMA_VERSION in src/ledger_pg.h).
+SCHEMA_VERSION = 2
 # Valgrind runs everything some times slower: every bound stretches.
 SLOW = 6 if VALGRIND else 1
 # Quick housekeeping and take-overs, small batches, so that faults land
@@ -516,12 +518,14 @@ def test_schema_newer_refused(svc):
     svc.start_ledger()
     wait_for("the schema", lambda: svc.psql(
         "SELECT coalesce(max(version), 0) FROM schema_version",
-        check=False) == "1", 30 * SLOW)
+        check=False) == str(SCHEMA_VERSION), 30 * SLOW)
     assert svc.stop_ledger() == 0
-    svc.psql("INSERT INTO schema_version (version) VALUES (2)")
+    svc.psql("INSERT INTO schema_version (version) VALUES (%d)"
+             % (SCHEMA_VERSION + 1))
     p = svc.run_ledger("run")
     assert p.returncode == 78, (p.returncode, p.stderr)
-    assert "version 2, newer than this ledger's 1" in p.stderr, p.stderr
+    assert "version %d, newer than this ledger's %d" % (
+        SCHEMA_VERSION + 1, SCHEMA_VERSION) in p.stderr, p.stderr
     p = svc.run_ledger("report", "--venue", "v1", "--from", "2026-01-01",
                        "--to", "2026-01-31")
     assert p.returncode == 78 and "newer" in p.stderr, p.stderr
