@@ -44,7 +44,10 @@ class DeployService(Service):
     """A Service whose workers and web server are one of the deployments."""
 
     def __init__(self, kind):
-        super().__init__("deploy-" + kind)
+        # The deployments' files are about the web server, and the
+        # settings they pass name no HB_SHARDS: one shard, whatever the
+        # run's (test_shards covers shards).
+        super().__init__("deploy-" + kind, env={"HB_SHARDS": "1"})
         self.kind = kind
         os.chmod(self.dir, 0o755)
         self.config_file = os.path.join(self.dir, "heartbeat.conf")

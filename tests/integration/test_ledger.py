@@ -37,6 +37,8 @@ LEDGER_ENV = {
     "HB_LEDGER_CLAIM_IDLE_MS": "1500",
     "HB_LEDGER_BATCH": "20",
     "HB_LOG_LEVEL": "info",
+    # One shard, whatever the run's: test_ledger_shards reads several.
+    "HB_SHARDS": "1",
 }
 
 
