@@ -23,6 +23,28 @@ static void store_put(char *out, size_t size, size_t *n, const char *s)
 }
 
 /*
+ * Appends, comma-separated, each key of keys.h that the scripts name: its
+ * Lua constant (K_GAME) when before and after are empty, else its name
+ * between them ("b .. 'game:'"). Returns how many.
+ */
+static int store_put_key_names(char *out, size_t size, size_t *n,
+			       const char *before, const char *after)
+{
+	int k = 0;
+
+	for (int i = 0; i < KEYS_COUNT; i++) {
+		if (keys_defs[i].lua == NULL)
+			continue;
+		store_put(out, size, n, k++ ? ", " : "");
+		store_put(out, size, n, before);
+		store_put(out, size, n,
+			  before[0] ? keys_defs[i].name : keys_defs[i].lua);
+		store_put(out, size, n, after);
+	}
+	return k;
+}
+
+/*
  * Writes the key layout's part of the settings (see common.lua): a local
  * for each key constant of keys.h (K_GAME, ...), and use_keys(anchor),
  * which sets them for the shard whose anchor the call names, from a table
@@ -32,14 +54,10 @@ static size_t store_prologue_keys(char *out, size_t size)
 {
 	size_t n = 0;
 	char line[256];
-	int k = 0;
+	int k;
 
 	store_put(out, size, &n, "local ");
-	for (int i = 0; i < KEYS_COUNT; i++)
-		if (keys_defs[i].lua != NULL) {
-			store_put(out, size, &n, k++ ? ", " : "");
-			store_put(out, size, &n, keys_defs[i].lua);
-		}
+	store_put_key_names(out, size, &n, "", "");
 	snprintf(line, sizeof line,
 		 "\nlocal KEYS_IN_USE, KEYSETS, KEYSET_N = "
 		 "nil, {}, 0\nlocal function use_keys(a)\n"
@@ -49,22 +67,11 @@ static size_t store_prologue_keys(char *out, size_t size)
 		 "    k = {",
 		 strlen(KEYS_NAME(ANCHOR)) + 1);
 	store_put(out, size, &n, line);
-	k = 0;
-	for (int i = 0; i < KEYS_COUNT; i++)
-		if (keys_defs[i].lua != NULL) {
-			store_put(out, size, &n, k++ ? ", b .. '" : "b .. '");
-			store_put(out, size, &n, keys_defs[i].name);
-			store_put(out, size, &n, "'");
-		}
+	store_put_key_names(out, size, &n, "b .. '", "'");
 	store_put(out, size, &n,
 		  "}\n    if KEYSET_N >= 4096 then KEYSETS, KEYSET_N = {}, 0 "
 		  "end\n    KEYSETS[a], KEYSET_N = k, KEYSET_N + 1\n  end\n  ");
-	k = 0;
-	for (int i = 0; i < KEYS_COUNT; i++)
-		if (keys_defs[i].lua != NULL) {
-			store_put(out, size, &n, k++ ? ", " : "");
-			store_put(out, size, &n, keys_defs[i].lua);
-		}
+	k = store_put_key_names(out, size, &n, "", "");
 	store_put(out, size, &n, " = ");
 	for (int i = 1; i <= k; i++) {
 		snprintf(line, sizeof line, "%sk[%d]", i > 1 ? ", " : "", i);

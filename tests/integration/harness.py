@@ -103,6 +103,22 @@ def crc16(data):
     return crc
 
 
+def metrics_file(path):
+    """The samples of a Prometheus text file (node_exporter's textfile
+    format) as {name{labels}: value}; {} while it does not exist."""
+    try:
+        with open(path) as f:
+            text = f.read()
+    except OSError:
+        return {}
+    out = {}
+    for line in text.splitlines():
+        if line and not line.startswith("#"):
+            k, val = line.rsplit(" ", 1)
+            out[k] = float(val)
+    return out
+
+
 class Response:
     def __init__(self, status, headers, body):
         self.status = status

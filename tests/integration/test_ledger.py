@@ -22,8 +22,8 @@ import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import (VALGRIND, Service, Venue, run_suite,  # noqa: E402
-                     settings, wait_for)
+from harness import (VALGRIND, Service, Venue, metrics_file,  # noqa: E402
+                     run_suite, settings, wait_for)
 
 # The ledger's schema version (LEDGER_SCHEMA_VERSION in src/ledger_pg.h).
 SCHEMA_VERSION = 2
@@ -599,17 +599,7 @@ def test_metrics_textfile(svc):
     svc.start_ledger(env={"HB_LEDGER_METRICS_FILE": path})
 
     def metrics():
-        try:
-            with open(path) as f:
-                text = f.read()
-        except OSError:
-            return {}
-        out = {}
-        for line in text.splitlines():
-            if line and not line.startswith("#"):
-                k, val = line.rsplit(" ", 1)
-                out[k] = float(val)
-        return out
+        return metrics_file(path)
     wait_for("the metrics", lambda: metrics().get(
         'heartbeat_ledger_entries_written_total{type="settlement"}') == 1
         and metrics().get("heartbeat_ledger_stream_length") == 0,

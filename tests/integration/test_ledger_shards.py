@@ -20,7 +20,8 @@ import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import Service, Venue, run_suite, settings, wait_for  # noqa
+from harness import (Service, Venue, metrics_file, run_suite,  # noqa
+                     settings, wait_for)
 from test_ledger import (LEDGER_ENV, SCHEMA_VERSION, SLOW, Load,  # noqa
                          pg_int, rows)
 
@@ -100,17 +101,7 @@ def xadd_many(svc, entries):
 
 
 def metrics(path):
-    try:
-        with open(path) as f:
-            text = f.read()
-    except OSError:
-        return {}
-    out = {}
-    for line in text.splitlines():
-        if line and not line.startswith("#"):
-            k, val = line.rsplit(" ", 1)
-            out[k] = float(val)
-    return out
+    return metrics_file(path)
 
 
 def wait_empty(svc, timeout=60):
