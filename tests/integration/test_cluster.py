@@ -91,7 +91,10 @@ class ClusterService(Service):
         e = {"HB_REDIS_SOCKET": "",
              "HB_REDIS_CLUSTER": ",".join("127.0.0.1:%d" % p
                                           for p in self.ports),
-             "HB_REDIS_TIMEOUT_MS": "500"}
+             "HB_REDIS_TIMEOUT_MS": "500",
+             # The one-slot tests: one shard, whatever the run's; the
+             # sharded ones say HB_SHARDS themselves.
+             "HB_SHARDS": "1"}
         e.update(env or {})
         super().__init__(name, e)
 
