@@ -53,6 +53,8 @@ struct ctl {
 	 */
 	int64_t config_version;
 	int quiet; /* a later shard of such a change: print nothing */
+	/* When such a change was made (ms): every shard records the same. */
+	int64_t changed_ms;
 	/* A credential made for the first shard, written into every one. */
 	char secret[128];
 };
@@ -212,6 +214,13 @@ void ctl_time_text(const char *ms, char *buf, size_t size);
 
 /* Writes an integer as decimal text. */
 void ctl_itoa(int64_t v, char *buf, size_t size);
+
+/*
+ * The time a record made now is stamped with (ms): the change's own time
+ * while a change is written into shard after shard, so that every shard
+ * holds the same record; else the clock's.
+ */
+int64_t ctl_now_ms(const struct ctl *c);
 
 /* Prints like printf, unless c is quiet (a later shard of a change). */
 void ctl_say(const struct ctl *c, const char *fmt, ...)

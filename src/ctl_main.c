@@ -215,6 +215,7 @@ static int ctl_config_change(struct ctl *c, const struct ctl_cmd *cmd,
 	if (rc != 0)
 		return rc;
 	c->config_version = version + 1;
+	c->changed_ms = util_now_ms();
 	for (int i = 0; i < store_shards(c->store); i++) {
 		ctl_use_shard(c, i);
 		c->quiet = i > 0;
@@ -230,6 +231,7 @@ static int ctl_config_change(struct ctl *c, const struct ctl_cmd *cmd,
 	}
 	c->quiet = 0;
 	c->config_version = 0;
+	c->changed_ms = 0;
 	return rc;
 }
 

@@ -83,7 +83,7 @@ static int ctl_cred_create(struct ctl *c, const struct ctl_cred *k,
 	crypto_sha256_hex(secret, strlen(secret), hash);
 	ctl_key(c, rec, sizeof rec, "%s%s", keys_defs[k->record].name, hash);
 	ctl_key(c, set, sizeof set, "%s%s", keys_defs[k->set].name, owner);
-	ctl_itoa(util_now_ms(), now, sizeof now);
+	ctl_itoa(ctl_now_ms(c), now, sizeof now);
 	{
 		/* A device token's record keeps its home (reshard reads it). */
 		const char *hset[] = {"HSET",

@@ -143,6 +143,11 @@ void ctl_itoa(int64_t v, char *buf, size_t size)
 	snprintf(buf, size, "%lld", (long long)v);
 }
 
+int64_t ctl_now_ms(const struct ctl *c)
+{
+	return c->changed_ms > 0 ? c->changed_ms : util_now_ms();
+}
+
 /* ---- Redis -----------------------------------------------------------------
  */
 
