@@ -144,6 +144,7 @@ int ctl_config_status(struct ctl *c, const char *const *pos,
 		      const char *const *opt);
 int ctl_config_sync(struct ctl *c, const char *const *pos,
 		    const char *const *opt);
+int ctl_reshard(struct ctl *c, const char *const *pos, const char *const *opt);
 
 /* ---- The configuration every shard holds (ctl_config.c) ---------------- */
 
@@ -158,7 +159,8 @@ int ctl_config_copy(struct ctl *c, int shard, size_t *written, size_t *deleted);
 
 /*
  * Deletes every key of the configuration (and config_version) from shard,
- * in one transaction. *deleted counts them. Returns 0 or an exit status.
+ * in one transaction: a shard that reshard leaves behind. *deleted counts
+ * them. Returns 0 or an exit status.
  */
 int ctl_config_drop(struct ctl *c, int shard, size_t *deleted);
 

@@ -52,6 +52,8 @@ static const struct ctl_cmd ctl_cmds[] = {
 	{"resume", NULL, 0, {"shard"}, ctl_resume, "[--shard N]", CTL_ROUTE_SELF, 0},
 	{"config", "status", 0, {NULL}, ctl_config_status, "", CTL_ROUTE_SELF, 0},
 	{"config", "sync", 0, {NULL}, ctl_config_sync, "", CTL_ROUTE_SELF, 0},
+	{"reshard", NULL, 0, {"to", "force"}, ctl_reshard, "--to N [--force]",
+		CTL_ROUTE_SELF, 1u << 1},
 };
 /* clang-format on */
 
