@@ -10,7 +10,9 @@ config sync; and heartbeatctl reshard moves a live service from 1 shard to
 8 and from 8 to 3 with every session, wallet and token going on, the
 ledger exact (entries read and acknowledged through a consumer group, as
 heartbeat-ledger does), or refuses, changing nothing, when ids lack homes,
-the service is not paused or the ledger has not caught up.
+the service is not paused or the ledger has not caught up; on a Redis
+Cluster of three masters it spreads 1 shard into 8 over the masters with
+the sessions going on.
 
 The contract is docs/operations.md, "Shards".
 
@@ -26,8 +28,9 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from harness import (Venue, crc16, make_jwt, settings,  # noqa: E402
-                     suite_main, wait_for)
+from harness import (Service, Venue, crc16, make_jwt,  # noqa: E402
+                     redis_cli, run_suite, settings, wait_for)
+from test_cluster import ClusterService  # noqa: E402
 
 RATE_COINS = 3600  # coins per hour: one millicoin per ms of play
 USER = "123456789"
@@ -771,5 +774,80 @@ def test_reshard_refused_when_ids_lack_their_owners_home(svc):
     assert svc.shard_of_id(r.data["game_session_id"]) == vs
 
 
+class ShardedCluster(ClusterService):
+    """A Redis Cluster of three masters (and a replica each) whose
+    redis() follows redirects, so a key of any shard can be read."""
+
+    def redis(self, *args):
+        return redis_cli(["-c", "-h", "127.0.0.1", "-p",
+                          str(self.live_ports()[0])], *args)
+
+    def master_of(self, key):
+        """The port of the master serving key's slot."""
+        slot = int(self.cli(self.live_ports()[0], "CLUSTER", "KEYSLOT", key))
+        for port, _, ranges in self.up_masters():
+            for r in ranges:
+                lo, _, hi = r.partition("-")
+                if not r.startswith("[") and int(lo) <= slot <= int(hi or lo):
+                    return port
+        raise AssertionError("no master serves slot %d" % slot)
+
+
+def on_cluster(fn):
+    """Decorator: the test runs against a ShardedCluster."""
+    fn.cluster = True
+    return fn
+
+
+@on_cluster
+@settings(HB_SHARDS=1, HB_SWEEP_INTERVAL_SEC=0)
+def test_reshard_on_a_redis_cluster_spreads_shards_over_its_masters(svc):
+    names = owners("cafe-", 8, 4)
+    venues = [Venue(svc, name=n, rate=RATE_COINS, coins=50) for n in names]
+    live, launchers = [], []
+    for v in venues:
+        token, gs = v.session("pc-1")
+        live.append((v, gs))
+        launchers.append((v, token))
+    users = []
+    for i, u in enumerate(owners("user-", 8, 2)):
+        token = svc.ctl("token", "create", "--user", u).stdout.strip() \
+            if i % 2 else jwt_for(u)
+        TOKEN_USERS[token] = u
+        users.append((token, [device_session(svc, token)]))
+    time.sleep(1.1)
+    played = snapshot_sessions(venues, live)
+    wallets = {v.id: v.wallet() for v in venues}
+    svc.ctl("pause")
+    p = svc.ctl("reshard", "--to", 8)
+    assert "every shard is paused" in p.stdout, p.stdout
+    restart_workers(svc, 8)
+    svc.ctl("resume")
+    masters = {svc.master_of(svc.key("anchor", i)) for i in range(8)}
+    print("     8 shards on %d of %d masters" % (len(masters),
+                                                len(svc.masters())),
+          flush=True)
+    assert len(masters) >= 2, masters
+    for v in venues:
+        s = svc.shard_of_owner(v.id)
+        port = svc.master_of(svc.key("anchor", s))
+        assert svc.cli(port, "EXISTS", svc.key("venue:" + v.id, s)) == "1"
+    assert_everything_goes_on(svc, venues, live, launchers, users, played,
+                              wallets)
+    assert svc.ctl("config", "status").returncode == 0
+    for v, gs in live:
+        assert v.end(gs).status == 200
+
+
 if __name__ == "__main__":
-    suite_main("test_shards", globals(), {"HB_SHARDS": "8"})
+    chosen = [v for k, v in list(globals().items())
+              if k.startswith("test_") and callable(v) and
+              (not sys.argv[1:] or k in sys.argv[1:])]
+
+    def make(test):
+        env = {"HB_SHARDS": "8"}
+        env.update(getattr(test, "env", {}))
+        if getattr(test, "cluster", False):
+            return ShardedCluster("shards-cluster", env).start()
+        return Service("test_shards", env).start()
+    sys.exit(run_suite("test_shards", chosen, make))
