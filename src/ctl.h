@@ -53,6 +53,8 @@ struct ctl {
 	 */
 	int64_t config_version;
 	int quiet; /* a later shard of such a change: print nothing */
+	/* When such a change was made (ms): every shard records the same. */
+	int64_t changed_ms;
 	/* A credential made for the first shard, written into every one. */
 	char secret[128];
 };
@@ -83,6 +85,11 @@ struct ctl_cmd {
 	ctl_fn run;
 	const char *args; /* the arguments, for the usage text */
 	enum ctl_route route;
+	/*
+	 * Bit k set: option k is a switch ("--force"), given without a value;
+	 * its opt is "" when given.
+	 */
+	unsigned switches;
 };
 
 /* ---- Commands --------------------------------------------------------- */
@@ -133,6 +140,32 @@ int ctl_launcher_list(struct ctl *c, const char *const *pos,
 		      const char *const *opt);
 int ctl_launcher_revoke(struct ctl *c, const char *const *pos,
 			const char *const *opt);
+int ctl_config_status(struct ctl *c, const char *const *pos,
+		      const char *const *opt);
+int ctl_config_sync(struct ctl *c, const char *const *pos,
+		    const char *const *opt);
+int ctl_reshard(struct ctl *c, const char *const *pos, const char *const *opt);
+
+/* ---- The configuration every shard holds (ctl_config.c) ---------------- */
+
+/*
+ * Makes shard's games, games set, API keys, gamekeys sets and
+ * config_version equal to shard 0's, in one transaction (shard > 0).
+ * Writes what is missing or different, deletes what shard 0 lacks; counts
+ * them into *written and *deleted (NULL: not wanted). Returns 0 or an exit
+ * status after saying why.
+ */
+int ctl_config_copy(struct ctl *c, int shard, size_t *written, size_t *deleted);
+
+/*
+ * Deletes every key of the configuration (and config_version) from shard,
+ * in one transaction: a shard that reshard leaves behind. *deleted counts
+ * them. Returns 0 or an exit status.
+ */
+int ctl_config_drop(struct ctl *c, int shard, size_t *deleted);
+
+/* Whether name (after the key base) is a key of the configuration. */
+int ctl_config_key(const char *name);
 
 /* ---- Messages and checked input (ctl_util.c) -------------------------- */
 
@@ -184,6 +217,13 @@ void ctl_time_text(const char *ms, char *buf, size_t size);
 /* Writes an integer as decimal text. */
 void ctl_itoa(int64_t v, char *buf, size_t size);
 
+/*
+ * The time a record made now is stamped with (ms): the change's own time
+ * while a change is written into shard after shard, so that every shard
+ * holds the same record; else the clock's.
+ */
+int64_t ctl_now_ms(const struct ctl *c);
+
 /* Prints like printf, unless c is quiet (a later shard of a change). */
 void ctl_say(const struct ctl *c, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
@@ -214,6 +254,21 @@ int ctl_redis(struct ctl *c, struct store_reply **out, ...)
 /* ctl_redis with the words in a NULL-terminated array. */
 int ctl_redis_argv(struct ctl *c, struct store_reply **out,
 		   const char *const *argv);
+
+/* ctl_redis_argv with argc words of lens bytes each (binary-safe). */
+int ctl_redis_bin(struct ctl *c, struct store_reply **out, int argc,
+		  const char *const *argv, const size_t *lens);
+
+/*
+ * Copies the key named name (after the key base) from shard from to shard
+ * to, with what remains of its time to live, over whatever to holds under
+ * that name (DUMP, PTTL, RESTORE ... REPLACE: no command spans two shards,
+ * so it works on a Redis Cluster), then, with del set, deletes it from
+ * from. Leaves the current shard as it was. Returns 0, CTL_EXIT_REFUSED
+ * when the key is gone (nothing done, nothing printed), or
+ * CTL_EXIT_UNAVAILABLE.
+ */
+int ctl_copy_key(struct ctl *c, int from, int to, const char *name, int del);
 
 /*
  * Runs script id with the NULL-terminated arguments argv. On "OK" returns 0
@@ -308,6 +363,18 @@ int ctl_each_member(struct ctl *c, const char *set, const char *prefix,
  * admin tool only, never on a request path.
  */
 int ctl_scan(struct ctl *c, const char *prefix, struct ctl_names *out);
+
+/* Called by ctl_scan_each for each key found; returns 0 or an exit status. */
+typedef int (*ctl_key_fn)(struct ctl *c, const char *name, void *ctx);
+
+/*
+ * Calls fn with the name (borrowed, without the key base) of each key of
+ * the current shard that starts with the key named prefix ("": every key),
+ * a SCAN batch at a time, without keeping the names: fn may move or delete
+ * keys (a key present for the whole walk is seen at least once; one added
+ * meanwhile may or may not be). Returns 0 or the first failure's status.
+ */
+int ctl_scan_each(struct ctl *c, const char *prefix, ctl_key_fn fn, void *ctx);
 
 /* Frees the names. Accepts an empty list. */
 void ctl_names_free(struct ctl_names *n);

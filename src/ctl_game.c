@@ -40,7 +40,7 @@ int ctl_game_add(struct ctl *c, const char *const *pos, const char *const *opt)
 	ctl_key(c, key, sizeof key, "%s%s", KEYS_NAME(GAME), id);
 	ctl_key(c, set, sizeof set, "%s", KEYS_NAME(GAMES));
 	ctl_itoa(milli, rate, sizeof rate);
-	ctl_itoa(util_now_ms(), now, sizeof now);
+	ctl_itoa(ctl_now_ms(c), now, sizeof now);
 	{
 		const char *hset[] = {"HSET",
 				      key,

@@ -19,37 +19,41 @@
 /* clang-format off */
 static const struct ctl_cmd ctl_cmds[] = {
 	{"game", "add", 1, {"name", "rate"}, ctl_game_add,
-		"GAME_ID --name NAME --rate COINS_PER_HOUR", CTL_ROUTE_CONFIG},
-	{"game", "list", 0, {NULL}, ctl_game_list, "", CTL_ROUTE_SELF},
-	{"game", "rate", 2, {NULL}, ctl_game_rate, "GAME_ID COINS_PER_HOUR", CTL_ROUTE_CONFIG},
-	{"game", "activate", 1, {NULL}, ctl_game_activate, "GAME_ID", CTL_ROUTE_CONFIG},
-	{"game", "deactivate", 1, {NULL}, ctl_game_deactivate, "GAME_ID", CTL_ROUTE_CONFIG},
-	{"key", "create", 1, {NULL}, ctl_key_create, "GAME_ID", CTL_ROUTE_CONFIG},
-	{"key", "list", 1, {NULL}, ctl_key_list, "GAME_ID", CTL_ROUTE_SELF},
-	{"key", "revoke", 1, {NULL}, ctl_key_revoke, "KEY_OR_KEY_ID", CTL_ROUTE_CONFIG},
+		"GAME_ID --name NAME --rate COINS_PER_HOUR", CTL_ROUTE_CONFIG, 0},
+	{"game", "list", 0, {NULL}, ctl_game_list, "", CTL_ROUTE_SELF, 0},
+	{"game", "rate", 2, {NULL}, ctl_game_rate, "GAME_ID COINS_PER_HOUR", CTL_ROUTE_CONFIG, 0},
+	{"game", "activate", 1, {NULL}, ctl_game_activate, "GAME_ID", CTL_ROUTE_CONFIG, 0},
+	{"game", "deactivate", 1, {NULL}, ctl_game_deactivate, "GAME_ID", CTL_ROUTE_CONFIG, 0},
+	{"key", "create", 1, {NULL}, ctl_key_create, "GAME_ID", CTL_ROUTE_CONFIG, 0},
+	{"key", "list", 1, {NULL}, ctl_key_list, "GAME_ID", CTL_ROUTE_SELF, 0},
+	{"key", "revoke", 1, {NULL}, ctl_key_revoke, "KEY_OR_KEY_ID", CTL_ROUTE_CONFIG, 0},
 	{"venue", "add", 1, {"cidr", "secret", "billing"}, ctl_venue_add,
 		"VENUE_ID --cidr CIDR[,CIDR...] --secret SECRET "
-		"[--billing on|off]", CTL_ROUTE_SELF},
-	{"venue", "list", 0, {NULL}, ctl_venue_list, "", CTL_ROUTE_EACH},
-	{"venue", "billing", 2, {NULL}, ctl_venue_billing, "VENUE_ID on|off", CTL_ROUTE_SELF},
-	{"wallet", "topup", 2, {NULL}, ctl_wallet_topup, "VENUE_ID COINS", CTL_ROUTE_SELF},
+		"[--billing on|off]", CTL_ROUTE_SELF, 0},
+	{"venue", "list", 0, {NULL}, ctl_venue_list, "", CTL_ROUTE_EACH, 0},
+	{"venue", "billing", 2, {NULL}, ctl_venue_billing, "VENUE_ID on|off", CTL_ROUTE_SELF, 0},
+	{"wallet", "topup", 2, {NULL}, ctl_wallet_topup, "VENUE_ID COINS", CTL_ROUTE_SELF, 0},
 	{"wallet", "set", 2, {"actor", "note"}, ctl_wallet_set,
-		"VENUE_ID COINS [--actor WHO] [--note WHY]", CTL_ROUTE_SELF},
-	{"wallet", "show", 1, {NULL}, ctl_wallet_show, "VENUE_ID", CTL_ROUTE_SELF},
-	{"session", "list", 0, {NULL}, ctl_session_list, "", CTL_ROUTE_EACH},
-	{"session", "show", 1, {NULL}, ctl_session_show, "GS_ID", CTL_ROUTE_SELF},
+		"VENUE_ID COINS [--actor WHO] [--note WHY]", CTL_ROUTE_SELF, 0},
+	{"wallet", "show", 1, {NULL}, ctl_wallet_show, "VENUE_ID", CTL_ROUTE_SELF, 0},
+	{"session", "list", 0, {NULL}, ctl_session_list, "", CTL_ROUTE_EACH, 0},
+	{"session", "show", 1, {NULL}, ctl_session_show, "GS_ID", CTL_ROUTE_SELF, 0},
 	{"session", "revoke", 1, {"drain"}, ctl_session_revoke,
-		"GS_ID [--drain SEC]", CTL_ROUTE_SELF},
-	{"launcher", "list", 0, {NULL}, ctl_launcher_list, "", CTL_ROUTE_EACH},
+		"GS_ID [--drain SEC]", CTL_ROUTE_SELF, 0},
+	{"launcher", "list", 0, {NULL}, ctl_launcher_list, "", CTL_ROUTE_EACH, 0},
 	{"launcher", "revoke", 2, {NULL}, ctl_launcher_revoke,
-		"VENUE_ID PC_ID", CTL_ROUTE_SELF},
-	{"token", "create", 0, {"user"}, ctl_token_create, "--user USER_ID", CTL_ROUTE_SELF},
-	{"token", "list", 0, {"user"}, ctl_token_list, "--user USER_ID", CTL_ROUTE_SELF},
-	{"token", "revoke", 1, {NULL}, ctl_token_revoke, "TOKEN_OR_HASH", CTL_ROUTE_SELF},
-	{"sweep", NULL, 0, {"limit"}, ctl_sweep, "[--limit N]", CTL_ROUTE_SELF},
-	{"events", NULL, 0, {"count"}, ctl_events, "[--count N]", CTL_ROUTE_EACH},
-	{"pause", NULL, 0, {"shard"}, ctl_pause, "[--shard N]", CTL_ROUTE_SELF},
-	{"resume", NULL, 0, {"shard"}, ctl_resume, "[--shard N]", CTL_ROUTE_SELF},
+		"VENUE_ID PC_ID", CTL_ROUTE_SELF, 0},
+	{"token", "create", 0, {"user"}, ctl_token_create, "--user USER_ID", CTL_ROUTE_SELF, 0},
+	{"token", "list", 0, {"user"}, ctl_token_list, "--user USER_ID", CTL_ROUTE_SELF, 0},
+	{"token", "revoke", 1, {NULL}, ctl_token_revoke, "TOKEN_OR_HASH", CTL_ROUTE_SELF, 0},
+	{"sweep", NULL, 0, {"limit"}, ctl_sweep, "[--limit N]", CTL_ROUTE_SELF, 0},
+	{"events", NULL, 0, {"count"}, ctl_events, "[--count N]", CTL_ROUTE_EACH, 0},
+	{"pause", NULL, 0, {"shard"}, ctl_pause, "[--shard N]", CTL_ROUTE_SELF, 0},
+	{"resume", NULL, 0, {"shard"}, ctl_resume, "[--shard N]", CTL_ROUTE_SELF, 0},
+	{"config", "status", 0, {NULL}, ctl_config_status, "", CTL_ROUTE_SELF, 0},
+	{"config", "sync", 0, {NULL}, ctl_config_sync, "", CTL_ROUTE_SELF, 0},
+	{"reshard", NULL, 0, {"to", "force"}, ctl_reshard, "--to N [--force]",
+		CTL_ROUTE_SELF, 1u << 1},
 };
 /* clang-format on */
 
@@ -97,8 +101,9 @@ static const struct ctl_cmd *ctl_find(int argc, char **argv, int *used)
 }
 
 /*
- * Sets the option that argv[*i] names ("--name value" or "--name=value"),
- * moving *i past its value. Returns 0, or CTL_EXIT_USAGE after saying why.
+ * Sets the option that argv[*i] names ("--name value" or "--name=value",
+ * or "--name" for a switch), moving *i past its value. Returns 0, or
+ * CTL_EXIT_USAGE after saying why.
  */
 static int ctl_set_option(const struct ctl_cmd *cmd, int argc, char **argv,
 			  int *i, const char **opt)
@@ -113,7 +118,13 @@ static int ctl_set_option(const struct ctl_cmd *cmd, int argc, char **argv,
 		if (opt[k] != NULL)
 			return ctl_fail(CTL_EXIT_USAGE, "--%s given twice",
 					cmd->opts[k]);
-		if (name[len] == '=')
+		if (cmd->switches & (1u << k)) {
+			if (name[len] == '=')
+				return ctl_fail(CTL_EXIT_USAGE,
+						"--%s takes no value",
+						cmd->opts[k]);
+			opt[k] = "";
+		} else if (name[len] == '=')
 			opt[k] = name + len + 1;
 		else if (*i + 1 < argc)
 			opt[k] = argv[++*i];
@@ -206,6 +217,7 @@ static int ctl_config_change(struct ctl *c, const struct ctl_cmd *cmd,
 	if (rc != 0)
 		return rc;
 	c->config_version = version + 1;
+	c->changed_ms = util_now_ms();
 	for (int i = 0; i < store_shards(c->store); i++) {
 		ctl_use_shard(c, i);
 		c->quiet = i > 0;
@@ -221,6 +233,7 @@ static int ctl_config_change(struct ctl *c, const struct ctl_cmd *cmd,
 	}
 	c->quiet = 0;
 	c->config_version = 0;
+	c->changed_ms = 0;
 	return rc;
 }
 

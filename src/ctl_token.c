@@ -3,8 +3,9 @@
  * ctl_token.c - heartbeatctl key and token: the bearer credentials. Only a
  * credential's SHA-256 is stored: a game's API keys ("hbk_...") as
  * apikey:<sha256> {game, revoked, created} listed in gamekeys:<game>, and
- * opaque device-API tokens ("dvt_...") as dtok:<sha256> {user, revoked,
- * created} listed in dtokens:<user>. Revoking flags a credential and keeps it.
+ * opaque device-API tokens ("dvt_<home>...") as dtok:<sha256> {user,
+ * revoked, created, home} listed in dtokens:<user>. Revoking flags a credential
+ * and keeps it.
  */
 #include <stdio.h>
 #include <string.h>
@@ -59,6 +60,7 @@ static int ctl_cred_create(struct ctl *c, const struct ctl_cred *k,
 {
 	char secret[CTL_CRED_MAX], hash[CRYPTO_SHA256_HEX];
 	char rec[CTL_KEY_MAX], set[CTL_KEY_MAX], now[24];
+	char home[SHARD_HOME_HEX + 1] = "";
 	int rc;
 
 	if (c->secret[0] != '\0') {
@@ -76,12 +78,14 @@ static int ctl_cred_create(struct ctl *c, const struct ctl_cred *k,
 		memmove(secret + plen + SHARD_HOME_HEX, secret + plen,
 			strlen(secret + plen) + 1);
 		shard_put_home(shard_home(owner, strlen(owner)), secret + plen);
+		memcpy(home, secret + plen, SHARD_HOME_HEX);
 	}
 	crypto_sha256_hex(secret, strlen(secret), hash);
 	ctl_key(c, rec, sizeof rec, "%s%s", keys_defs[k->record].name, hash);
 	ctl_key(c, set, sizeof set, "%s%s", keys_defs[k->set].name, owner);
-	ctl_itoa(util_now_ms(), now, sizeof now);
+	ctl_itoa(ctl_now_ms(c), now, sizeof now);
 	{
+		/* A device token's record keeps its home (reshard reads it). */
 		const char *hset[] = {"HSET",
 				      rec,
 				      keys_field_defs[k->owner].name,
@@ -90,6 +94,8 @@ static int ctl_cred_create(struct ctl *c, const struct ctl_cred *k,
 				      "0",
 				      keys_field_defs[k->created].name,
 				      now,
+				      home[0] ? KEYS_FIELD(DTOK, HOME) : NULL,
+				      home,
 				      NULL};
 		const char *sadd[] = {"SADD", set, hash, NULL};
 		const char *const *cmds[] = {hset, sadd, NULL};

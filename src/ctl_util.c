@@ -143,6 +143,11 @@ void ctl_itoa(int64_t v, char *buf, size_t size)
 	snprintf(buf, size, "%lld", (long long)v);
 }
 
+int64_t ctl_now_ms(const struct ctl *c)
+{
+	return c->changed_ms > 0 ? c->changed_ms : util_now_ms();
+}
+
 /* ---- Redis -----------------------------------------------------------------
  */
 
@@ -243,6 +248,66 @@ int ctl_redis_argv(struct ctl *c, struct store_reply **out,
 	else
 		store_reply_free(r);
 	return 0;
+}
+
+int ctl_redis_bin(struct ctl *c, struct store_reply **out, int argc,
+		  const char *const *argv, const size_t *lens)
+{
+	struct store_reply *r = NULL;
+	enum store_result res;
+	int rc;
+
+	if (argc > 0 && (rc = ctl_anchor(c, argv[0])) != 0)
+		return rc;
+	res = store_command(c->store, c->shard, argc, argv, lens, &r);
+	if (res != STORE_OK)
+		return ctl_store_failed(c, res);
+	if (out != NULL)
+		*out = r;
+	else
+		store_reply_free(r);
+	return 0;
+}
+
+int ctl_copy_key(struct ctl *c, int from, int to, const char *name, int del)
+{
+	char src[CTL_KEY_MAX], dst[CTL_KEY_MAX], ttl[24];
+	struct store_reply *dump = NULL, *r;
+	const char *payload;
+	size_t plen;
+	long long pttl;
+	int back = c->shard, rc;
+
+	ctl_use_shard(c, from);
+	ctl_key(c, src, sizeof src, "%s", name);
+	if ((rc = ctl_redis(c, &dump, "DUMP", src, NULL)) != 0 ||
+	    (rc = ctl_redis(c, &r, "PTTL", src, NULL)) != 0)
+		goto done;
+	pttl = store_reply_int(r);
+	store_reply_free(r);
+	payload = store_reply_str(dump, &plen);
+	if (payload == NULL || pttl == -2) {
+		rc = CTL_EXIT_REFUSED; /* gone meanwhile */
+		goto done;
+	}
+	/* RESTORE takes 0 as "no expiry": a key about to expire keeps 1 ms. */
+	ctl_itoa(pttl < 0 ? 0 : pttl == 0 ? 1 : pttl, ttl, sizeof ttl);
+	ctl_use_shard(c, to);
+	ctl_key(c, dst, sizeof dst, "%s", name);
+	{
+		const char *argv[] = {"RESTORE", dst, ttl, payload, "REPLACE"};
+		const size_t lens[] = {7, strlen(dst), strlen(ttl), plen, 7};
+
+		rc = ctl_redis_bin(c, NULL, 5, argv, lens);
+	}
+	if (rc == 0 && del) {
+		ctl_use_shard(c, from);
+		rc = ctl_redis(c, NULL, "DEL", src, NULL);
+	}
+done:
+	store_reply_free(dump);
+	ctl_use_shard(c, back);
+	return rc;
 }
 
 int ctl_redis(struct ctl *c, struct store_reply **out, ...)
@@ -580,6 +645,53 @@ int ctl_scan(struct ctl *c, const char *prefix, struct ctl_names *out)
 		store_reply_free(r);
 	} while (rc == 0 && strcmp(cursor, "0") != 0);
 	return ctl_names_done(out, rc, 1);
+}
+
+int ctl_scan_each(struct ctl *c, const char *prefix, ctl_key_fn fn, void *ctx)
+{
+	char key[CTL_KEY_MAX], match[2 * CTL_KEY_MAX + 2];
+	char cursor[32] = "0";
+	size_t skip;
+	int shard = c->shard, rc = 0;
+
+	ctl_key(c, key, sizeof key, "%s", "");
+	skip = strlen(key);
+	ctl_key(c, key, sizeof key, "%s", prefix);
+	ctl_glob_escape(key, match, sizeof match - 1);
+	strcat(match, "*");
+	do {
+		struct store_reply *r;
+		const struct store_reply *names;
+		const char *next;
+		size_t len;
+
+		ctl_use_shard(c, shard); /* fn may have gone elsewhere */
+		rc = ctl_redis(c, &r, "SCAN", cursor, "MATCH", match, "COUNT",
+			       CTL_SCAN_COUNT, NULL);
+		if (rc != 0)
+			break;
+		next = store_reply_str(store_reply_at(r, 0), &len);
+		snprintf(cursor, sizeof cursor, "%.*s", next ? (int)len : 1,
+			 next ? next : "0");
+		names = store_reply_at(r, 1);
+		for (size_t i = 0; rc == 0 && i < store_reply_count(names);
+		     i++) {
+			const char *s =
+			    store_reply_str(store_reply_at(names, i), &len);
+			char name[CTL_KEY_MAX];
+
+			if (s == NULL || len < skip ||
+			    len - skip >= sizeof name)
+				continue;
+			memcpy(name, s + skip, len - skip);
+			name[len - skip] = '\0';
+			ctl_use_shard(c, shard);
+			rc = fn(c, name, ctx);
+		}
+		store_reply_free(r);
+	} while (rc == 0 && strcmp(cursor, "0") != 0);
+	ctl_use_shard(c, shard);
+	return rc;
 }
 
 /* ---- JSON output ------------------------------------------------------------

@@ -167,17 +167,20 @@ void handle_launcher_start(struct call *c)
 	snprintf(window, sizeof window, "%lld",
 		 (long long)c->app->cfg->signature_window_sec);
 	{
-		const char *argv[8] = {venue_id, pc,	    ip,	       hw,
-				       hash,	 signature, timestamp, window};
-		const size_t lens[8] = {strlen(venue_id),
+		/* The record keeps the home its token carries (reshard). */
+		const char *argv[9] = {venue_id,  pc,	  ip,
+				       hw,	  hash,	  signature,
+				       timestamp, window, token + 3};
+		const size_t lens[9] = {strlen(venue_id),
 					pc_len,
 					ip_len,
 					hw_len,
 					64,
 					strlen(signature),
 					strlen(timestamp),
-					strlen(window)};
-		if (call_script(c, SCRIPT_LAUNCHER_START, 8, argv, lens, &r) !=
+					strlen(window),
+					SHARD_HOME_HEX};
+		if (call_script(c, SCRIPT_LAUNCHER_START, 9, argv, lens, &r) !=
 		    0)
 			goto done;
 	}

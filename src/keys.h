@@ -50,8 +50,11 @@
 	X(DS, "ds:", "K_DS")
 
 /*
- * X(RECORD, FIELD, name, lua): a field of a record the admin tool writes
- * and the service reads (lua: the scripts' constant, or NULL).
+ * X(RECORD, FIELD, name, lua): a field of a record the admin tool and the
+ * service both name: the records the admin tool writes, and the owners of
+ * the records heartbeatctl reshard moves (lua: the scripts' constant, or
+ * NULL). A launcher session's and a device token's home is the one its
+ * token carries (shard.h), written since tokens carry one.
  */
 #define KEYS_FIELD_TABLE(X)                                                    \
 	X(GAME, NAME, "name", "F_GAME_NAME")                                   \
@@ -68,7 +71,14 @@
 	X(APIKEY, CREATED, "created", NULL)                                    \
 	X(DTOK, USER, "user", "F_DTOK_USER")                                   \
 	X(DTOK, REVOKED, "revoked", "F_DTOK_REVOKED")                          \
-	X(DTOK, CREATED, "created", NULL)
+	X(DTOK, CREATED, "created", NULL)                                      \
+	X(DTOK, HOME, "home", NULL)                                            \
+	X(LT, VENUE, "venue", NULL)                                            \
+	X(LT, HOME, "home", "F_LT_HOME")                                       \
+	X(OTT, VENUE, "venue", NULL)                                           \
+	X(OTT, USED, "used", NULL)                                             \
+	X(DD, USER, "user", NULL)                                              \
+	X(DS, USER, "user", NULL)
 
 #define KEYS_ENUM(id, name, lua) KEYS_##id,
 enum keys_key { KEYS_TABLE(KEYS_ENUM) KEYS_COUNT };

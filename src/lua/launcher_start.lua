@@ -3,7 +3,9 @@
 -- checked the signature's HMAC and the caller's address.
 -- ARGV[1] venue id, ARGV[2] pc id, ARGV[3] internal ip, ARGV[4] hardware
 -- (JSON text), ARGV[5] new token hash, ARGV[6] signature,
--- ARGV[7] timestamp (unix s), ARGV[8] signature window (s).
+-- ARGV[7] timestamp (unix s), ARGV[8] signature window (s), ARGV[9] the
+-- home the token carries (src/shard.h), kept so that heartbeatctl reshard
+-- knows where the token's calls will look.
 -- Returns {'OK', game_id, name, game_id, name, ...} or {error code}.
 
 local now = now_ms()
@@ -21,7 +23,7 @@ local pk = pc_key(venue, pc)
 local old = redis.call('HGET', pk, 'lt')
 if old then redis.call('DEL', lt_key(old)) end
 redis.call('HSET', lt_key(hash), 'venue', venue, 'pc', pc, 'ip', ARGV[3],
-  'hw', ARGV[4], 'started', I(now), 'last', I(now))
+  'hw', ARGV[4], 'started', I(now), 'last', I(now), F_LT_HOME, ARGV[9])
 redis.call('PEXPIRE', lt_key(hash), I(LTTL))
 redis.call('HSET', pk, 'lt', hash, 'll', I(now))
 keep_pc(pk, LTTL)
