@@ -25,6 +25,7 @@
 
 #include "harness.h"
 #include "log.h"
+#include "shard.h"
 #include "store.h"
 #include "util.h"
 
@@ -191,11 +192,25 @@ void store_free(struct store *st)
 	free(st);
 }
 
-enum store_result store_script(struct store *st, enum script_id id, int argc,
-			       const char *const *argv, const size_t *lens,
-			       struct store_reply **out)
+int store_shards(const struct store *st)
+{
+	return st->cfg->shards > 1 ? (int)st->cfg->shards : 1;
+}
+
+/* Fails the run when a call names a shard the deployment lacks. */
+static void fake_check_shard(const struct store *st, int shard)
+{
+	if (shard < 0 || shard >= store_shards(st))
+		fuzz_fail("store call on shard %d of %d", shard,
+			  store_shards(st));
+}
+
+enum store_result store_script(struct store *st, int shard, enum script_id id,
+			       int argc, const char *const *argv,
+			       const size_t *lens, struct store_reply **out)
 {
 	*out = NULL;
+	fake_check_shard(st, shard);
 	if ((int)id < 0 || id >= SCRIPT_COUNT)
 		fuzz_fail("store_script: no script %d", (int)id);
 	if (argc < 0 || argc > STORE_SCRIPT_ARGS_MAX) {
@@ -207,11 +222,12 @@ enum store_result store_script(struct store *st, enum script_id id, int argc,
 			  out);
 }
 
-enum store_result store_command(struct store *st, int argc,
+enum store_result store_command(struct store *st, int shard, int argc,
 				const char *const *argv, const size_t *lens,
 				struct store_reply **out)
 {
 	*out = NULL;
+	fake_check_shard(st, shard);
 	if (argc <= 0 || argc > STORE_ARGS_MAX) {
 		snprintf(st->err, sizeof st->err, "bad argument count");
 		return STORE_ERROR;
@@ -243,9 +259,24 @@ const char *store_mode(const struct store *st)
 	return "standalone";
 }
 
-void store_key(const struct store *st, const char *name, char *out, size_t size)
+void store_key(const struct store *st, int shard, const char *name, char *out,
+	       size_t size)
 {
-	snprintf(out, size, "%s%s", st->cfg->key_base, name);
+	char base[SHARD_BASE_MAX];
+
+	fake_check_shard(st, shard);
+	if (shard_base(st->cfg, shard, base, sizeof base) != 0)
+		base[0] = '\0';
+	snprintf(out, size, "%s%s", base, name);
+}
+
+int store_anchor(const struct store *st, int shard, char *out, size_t size)
+{
+	char name[16];
+
+	snprintf(name, sizeof name, "anchor");
+	store_key(st, shard, name, out, size);
+	return 0;
 }
 
 /* Pipelining (the event loop's) stays off: every call answers at once. */

@@ -10,6 +10,7 @@
  * stream id followed by field names and values (a name without a value is
  * dropped), so that names and values may hold any byte, NUL included.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 

@@ -149,6 +149,9 @@ static const char *const fuzz_settings[] = {
     FUZZ_JWT_SECRET,
     "HB_SWEEP_INTERVAL_SEC",
     "0",
+    /* Ids route to shards: the fake store fails a call out of range. */
+    "HB_SHARDS",
+    "16",
     NULL,
 };
 
