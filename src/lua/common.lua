@@ -122,18 +122,27 @@ end
 
 -- The opening of every game call: the API key (by its SHA-256) must be known,
 -- not revoked, and of an active game; then the call is counted against the
--- key's rate limit. Returns nil, the game, its rate and the time; or the reply
--- that refuses the call.
+-- key's rate limit. The key's record says all of that in one field, 'serves'
+-- (heartbeatctl keeps it in step with the key and its game: see
+-- CTL_APIKEY_SERVES in src/ctl.h): the game's id, or '' when the key is
+-- revoked or the game inactive. A record without it, written before it
+-- existed, is read with its game's record. Returns nil, the game and the
+-- time; or the reply that refuses the call.
 local function open_game(keyhash)
-  local k = redis.call('HMGET', K_APIKEY .. keyhash, F_APIKEY_GAME,
-    F_APIKEY_REVOKED)
-  if not k[1] or k[2] == '1' then return {'INVALID_API_KEY'} end
-  local g = redis.call('HMGET', K_GAME .. k[1], F_GAME_ACTIVE, F_GAME_RATE)
-  if g[1] ~= '1' then return {'INVALID_API_KEY'} end
+  local kk = K_APIKEY .. keyhash
+  local game = redis.call('HGET', kk, 'serves')
+  if not game then
+    local k = redis.call('HMGET', kk, F_APIKEY_GAME, F_APIKEY_REVOKED)
+    if k[1] and k[2] ~= '1' and
+        redis.call('HGET', K_GAME .. k[1], F_GAME_ACTIVE) == '1' then
+      game = k[1]
+    end
+  end
+  if not game or game == '' then return {'INVALID_API_KEY'} end
   local now = now_ms()
   local wait = over_limit('key', keyhash, LIMITS[1], 1000, now)
   if wait then return limited(wait) end
-  return nil, k[1], tonumber(g[2]) or 0, now
+  return nil, game, now
 end
 
 -- Millicoins due for ms of billed time at rate millicoins per hour. Split by

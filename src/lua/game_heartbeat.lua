@@ -5,7 +5,7 @@
 -- ARGV[4] 'heartbeat' (count and charge) or 'check' (only keep alive).
 -- Returns {'OK', result, play_sec} or {error code}.
 
-local refused, game, _, now = open_game(ARGV[1])
+local refused, game, now = open_game(ARGV[1])
 if refused then return refused end
 local id = ARGV[2]
 local s = load(id)

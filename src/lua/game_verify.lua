@@ -4,7 +4,7 @@
 -- ARGV[4] id for the new game session, ARGV[5] OTT lifetime in ms.
 -- Returns {'INVALID_API_KEY'} | {'OK', 'REFUSED', reason} | {'OK', 'VALID', id}.
 
-local refused, game, rate, now = open_game(ARGV[1])
+local refused, game, now = open_game(ARGV[1])
 if refused then return refused end
 local okey = K_OTT .. ARGV[2]
 local o = hgetall(okey)
@@ -40,6 +40,7 @@ if old then
 end
 
 local id = ARGV[4]
+local rate = tonumber(redis.call('HGET', K_GAME .. game, F_GAME_RATE)) or 0
 local s = {st = 'live', t0 = now, last = now, seen = now, play = 0, bms = 0,
   chg = 0, rate = rate, game = game, venue = o.venue, pc = o.pc,
   user = ARGV[3]}

@@ -195,6 +195,61 @@ def test_deactivated_game_key_is_invalid_api_key(svc):
     keepalive(v.heartbeat(gs), "OK")
 
 
+def apikey_record(svc, key):
+    """The Redis name of an API key's record."""
+    return svc.key("apikey:" + hashlib.sha256(key.encode()).hexdigest())
+
+
+def test_api_key_serves_its_game_only_while_active_and_not_revoked(svc):
+    """heartbeatctl keeps the key's copy of its game's state in step: a key
+    made while its game is inactive opens nothing until the game is
+    activated, and activating a game does not bring back a revoked key."""
+    v = Venue(svc)
+    revoked = svc.ctl("key", "create", v.game).stdout.strip()
+    token, gs = v.session()
+    svc.ctl("game", "deactivate", v.game)
+    late = svc.ctl("key", "create", v.game).stdout.strip()
+    expect_error(v.heartbeat(gs, key=late), 401, "INVALID_API_KEY")
+    svc.ctl("key", "revoke", revoked)
+    svc.ctl("game", "activate", v.game)
+    keepalive(v.heartbeat(gs, key=late), "OK")
+    keepalive(v.heartbeat(gs), "OK")
+    expect_error(v.heartbeat(gs, key=revoked), 401, "INVALID_API_KEY")
+    expect_error(v.check(gs, key=revoked), 401, "INVALID_API_KEY")
+    assert svc.redis("HGET", apikey_record(svc, revoked), "serves") == ""
+    assert svc.redis("HGET", apikey_record(svc, late), "serves") == v.game
+    # Game commands about unknown games change nothing.
+    assert svc.ctl("game", "deactivate", "nope", check=False).returncode == 1
+    assert svc.ctl("key", "create", "nope", check=False).returncode == 1
+    assert svc.redis("EXISTS", svc.key("game:nope")) == "0"
+
+
+def test_api_key_record_without_serves_is_read_through_its_game(svc):
+    """An API key's record written before it kept the game's state (no
+    'serves') is read as before: its revoked flag and its game's active
+    flag decide, as the previous heartbeatctl wrote them."""
+    v = Venue(svc)
+    token, gs = v.session()
+    rec = apikey_record(svc, v.key)
+    ott = v.ott(token)
+    svc.redis("HDEL", rec, "serves")
+    keepalive(v.heartbeat(gs), "OK")
+    svc.redis("HSET", svc.key("game:" + v.game), "active", "0")
+    expect_error(v.heartbeat(gs), 401, "INVALID_API_KEY")
+    expect_error(v.verify(ott), 401, "INVALID_API_KEY")
+    svc.redis("HSET", svc.key("game:" + v.game), "active", "1")
+    keepalive(v.check(gs), "OK")
+    svc.redis("HSET", rec, "revoked", "1")
+    expect_error(v.heartbeat(gs), 401, "INVALID_API_KEY")
+    expect_error(v.end(gs), 401, "INVALID_API_KEY")
+    svc.redis("HSET", rec, "revoked", "0")
+    keepalive(v.heartbeat(gs), "OK")
+    # heartbeatctl writes the field again on its next change of the key.
+    svc.ctl("key", "revoke", v.key)
+    assert svc.redis("HGET", rec, "serves") == ""
+    expect_error(v.heartbeat(gs), 401, "INVALID_API_KEY")
+
+
 def test_verify_replaces_the_pcs_live_session(svc):
     v = Venue(svc)
     token, old = v.session()
