@@ -153,26 +153,44 @@ local function due(rate, ms)
   return q * rate + math.floor(rate * r / 3600000)
 end
 
--- Whether the launcher watching a PC is live at now. The PC's record keeps
--- a copy of its launcher's last call (ll, written with the launcher's own
--- last), so a live launcher is known from the record alone; the launcher's
--- record decides when the copy is missing or too old (a record written
--- before the copy existed).
-local function launcher_alive(venue, pc, now)
-  local p = redis.call('HMGET', pc_key(venue, pc), 'lt', 'll')
-  if not p[1] then return false end
-  if p[2] and tonumber(p[2]) + LTTL > now then return true end
-  local last = redis.call('HGET', lt_key(p[1]), 'last')
-  return last and tonumber(last) + LTTL > now
+-- Whether the launcher watching PC record pk is live at now, and the record's
+-- 'ex' (see keep_pc; false when absent). The record keeps a copy of its
+-- launcher's last call (ll, written with the launcher's own last), so a
+-- live launcher is known from the record alone; the launcher's record
+-- decides when the copy is missing or too old (a record written before the
+-- copy existed). ll is written and removed with lt, so a record with ll has
+-- a launcher.
+local function launcher_alive(pk, now)
+  local p = redis.call('HMGET', pk, 'll', 'ex')
+  if p[1] and p[1] + LTTL > now then return true, p[2] end
+  local lt = redis.call('HGET', pk, 'lt')
+  if not lt then return false, p[2] end
+  local last = redis.call('HGET', lt_key(lt), 'last')
+  return last and tonumber(last) + LTTL > now, p[2]
 end
 
 -- Keeps a PC's record at least ms + MARGIN from now. When it must be
 -- extended it is given half a margin more, so that the calls of the next
--- half margin find it long enough and leave its expiry alone.
-local function keep_pc(pk, ms)
-  if redis.call('PTTL', pk) < ms + MARGIN then
-    redis.call('PEXPIRE', pk, I(ms + MARGIN + math.floor(MARGIN / 2)))
+-- half margin find it long enough and leave its expiry alone. The record
+-- says until when it is kept, at least: 'ex', in unix seconds, written with
+-- every extension, so that a call that has read it (ex: its value, or false
+-- when absent) needs no PTTL; ex nil: not read yet. A record from before
+-- 'ex' is asked its PTTL, once.
+local function keep_pc(pk, ms, now, ex)
+  if ex == nil then ex = redis.call('HGET', pk, 'ex') end
+  if ex then
+    if ex * 1000 >= now + ms + MARGIN then return end
+  else
+    local ttl = redis.call('PTTL', pk)
+    if ttl == -2 then return end   -- no record: nothing to keep
+    if ttl >= ms + MARGIN then
+      redis.call('HSET', pk, 'ex', I(math.floor((now + ttl) / 1000) - 1))
+      return
+    end
   end
+  local keep = ms + MARGIN + math.floor(MARGIN / 2)
+  redis.call('PEXPIRE', pk, I(keep))
+  redis.call('HSET', pk, 'ex', I(math.floor((now + keep) / 1000) - 1))
 end
 
 -- Counts play time from the last accounted instant up to upto (a gap never
@@ -303,8 +321,9 @@ end
 
 -- Writes a live session back to its bucket, indexes its deadline, and keeps
 -- its PC's record for at least MARGIN past the deadline so a sweep can
--- settle it. The record itself stays until it is settled.
-local function save(id, s, now)
+-- settle it (ex: the PC record's 'ex' when the caller has read it, see
+-- keep_pc). The record itself stays until it is settled.
+local function save(id, s, now, ex)
   redis.call('HSET', gsb_key(id), id, pack(s))
   if s.own_key then
     redis.call('DEL', gs_key(id))
@@ -314,7 +333,7 @@ local function save(id, s, now)
   local keep = d - now
   if keep < 0 then keep = 0 end
   redis.call('ZADD', DEADLINES, I(d), id)
-  keep_pc(pc_key(s.venue, s.pc), keep)
+  keep_pc(pc_key(s.venue, s.pc), keep, now, ex)
 end
 
 -- Counts a call in a fixed window of a minute whose number (w) and count (n)

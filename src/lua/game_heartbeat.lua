@@ -28,14 +28,15 @@ if s.st == 'ending' then
   if s.rn then save(id, s, now) end   -- the call's count
   return {'SESSION_ENDING'}
 end
-if not launcher_alive(s.venue, s.pc, now) then
+local alive, ex = launcher_alive(pc_key(s.venue, s.pc), now)
+if not alive then
   terminate(id, s, 'launcher_timeout', now)
   return {'SESSION_ENDED'}
 end
 if ARGV[4] == 'heartbeat' then account(s, now) end
 recover(s)
 s.seen = now
-save(id, s, now)
+save(id, s, now, ex)
 local result = 'OK'
 if s.st == 'grace' then result = 'CHARGE_EXHAUSTED' end
 return {'OK', result, math.floor(tonumber(s.play) / 1000)}

@@ -601,6 +601,81 @@ def test_pc_record_outlives_the_deadline_by_a_margin_to_one_and_a_half(svc):
     assert 120000 - 2000 < second <= first - 900, (first, second)
 
 
+def redis_now_ms(svc):
+    sec, usec = svc.redis("TIME").split()
+    return int(sec) * 1000 + int(usec) // 1000
+
+
+def pc_kept(svc, pk):
+    """The PC record's expiry as Redis has it and as its 'ex' says (ms)."""
+    now = redis_now_ms(svc)
+    ex = svc.redis("HGET", pk, "ex")
+    return now + int(svc.redis("PTTL", pk)), int(ex) * 1000 if ex else None
+
+
+def pttl_calls(svc):
+    m = re.search(r"cmdstat_pttl:calls=(\d+)", svc.redis("INFO",
+                                                        "commandstats"))
+    return int(m.group(1)) if m else 0
+
+
+@settings(HB_GAME_TTL_SEC=100, HB_LAUNCHER_TTL_SEC=10,
+          HB_SETTLE_MARGIN_SEC=20)
+def test_pc_record_says_until_when_it_is_kept(svc):
+    # 'ex' is at most the record's expiry and at most 2 s short of it; it
+    # is read with the launcher's copy, so heartbeats run no PTTL.
+    v = Venue(svc)
+    token, gs = v.session()
+    pk = svc.key("pc:v1:pc-1")
+    expiry, ex = pc_kept(svc, pk)
+    assert expiry - 2000 <= ex <= expiry, (expiry, ex)
+    before = pttl_calls(svc)
+    keepalive(v.heartbeat(gs), "OK")
+    keepalive(v.check(gs), "OK")
+    expect_ok(v.launcher_heartbeat(token))
+    assert pttl_calls(svc) == before
+    # A record from before 'ex': its PTTL is asked once, and an expiry long
+    # enough is kept as it is.
+    svc.redis("HDEL", pk, "ex")
+    svc.redis("PEXPIRE", pk, "125000")
+    before = pttl_calls(svc)
+    keepalive(v.heartbeat(gs), "OK")
+    keepalive(v.heartbeat(gs), "OK")
+    assert pttl_calls(svc) == before + 1
+    expiry, ex = pc_kept(svc, pk)
+    assert int(svc.redis("PTTL", pk)) <= 125000
+    assert expiry - 2000 <= ex <= expiry, (expiry, ex)
+    # One too short is extended to 100 + 20 + 10 s.
+    svc.redis("HDEL", pk, "ex")
+    svc.redis("PEXPIRE", pk, "50000")
+    keepalive(v.heartbeat(gs), "OK")
+    assert 128000 < int(svc.redis("PTTL", pk)) <= 130000
+    expiry, ex = pc_kept(svc, pk)
+    assert expiry - 2000 <= ex <= expiry, (expiry, ex)
+
+
+@settings(HB_GAME_TTL_SEC=6, HB_LAUNCHER_TTL_SEC=3, HB_SETTLE_MARGIN_SEC=2)
+def test_pc_record_lives_while_its_game_session_does(svc):
+    # The session's deadline lies past what the launcher keeps its PC for:
+    # each heartbeat that needs it extends the record, the record's 'ex'
+    # follows, and the record always outlives the deadline by the margin.
+    v = Venue(svc)
+    token, gs = v.session()
+    pk = svc.key("pc:v1:pc-1")
+    for _ in range(8):
+        time.sleep(0.5)
+        expect_ok(v.launcher_heartbeat(token))
+        deadline = redis_now_ms(svc) + 6000   # at most the session's
+        keepalive(v.heartbeat(gs), "OK")
+        expiry, ex = pc_kept(svc, pk)
+        assert expiry >= deadline + 2000, (expiry, deadline)
+        assert deadline + 1000 <= ex <= expiry, (ex, expiry)
+    time.sleep(7.2)
+    svc.ctl("sweep")
+    ev = expect_one_event(svc, gs, "expired", v)
+    assert svc.redis("HGET", pk, "gs") == ""
+
+
 @settings(HB_GAME_TTL_SEC=2, HB_SWEEP_INTERVAL_SEC=0)
 def test_heartbeat_past_deadline_is_404_and_leaves_no_tombstone(svc):
     v = Venue(svc)
