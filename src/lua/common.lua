@@ -196,7 +196,11 @@ end
 -- Counts play time from the last accounted instant up to upto (a gap never
 -- counts more than TTL) and, while the session is live, charges the venue's
 -- wallet for it. A charge that brings the wallet to zero (or finds billing
--- off) puts the session into grace. Updates s in memory only.
+-- off) puts the session into grace. Updates s in memory only. The wallet is
+-- charged without reading it first: HINCRBY answers the balance, and when
+-- that went below zero the part the wallet did not hold is given back in
+-- the same step (a charge takes at most what the wallet holds, and nothing
+-- from a wallet at or below zero).
 local function account(s, upto)
   local last = tonumber(s.last)
   if upto <= last then return end
@@ -210,19 +214,20 @@ local function account(s, upto)
   local owed = due(rate, bms + gap) - due(rate, bms)
   s.bms = bms + gap
   local vk = venue_key(s.venue)
-  local v = redis.call('HMGET', vk, F_VENUE_WALLET, F_VENUE_BILLING)
-  local wallet = tonumber(v[1]) or 0
   local exhausted = false
-  if v[2] ~= '1' then
+  if redis.call('HGET', vk, F_VENUE_BILLING) ~= '1' then
     exhausted = true
   elseif owed > 0 then
+    local left = redis.call('HINCRBY', vk, F_VENUE_WALLET, I(-owed))
     local take = owed
-    if take > wallet then take = wallet end
-    if take > 0 then
-      redis.call('HINCRBY', vk, F_VENUE_WALLET, I(-take))
-      s.chg = tonumber(s.chg) + take
+    if left < 0 then
+      local back = math.min(owed, -left)
+      redis.call('HINCRBY', vk, F_VENUE_WALLET, I(back))
+      take = owed - back
+      left = left + back
     end
-    exhausted = (wallet - take) <= 0
+    s.chg = tonumber(s.chg) + take
+    exhausted = left <= 0
   end
   if exhausted then
     s.st = 'grace'

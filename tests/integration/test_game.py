@@ -424,6 +424,27 @@ def test_heartbeat_charge_exhausted_takes_the_rest_and_never_goes_below_zero(
     refused(v.verify(v.ott(v.launcher("pc-2"))), "NOT_CHARGEABLE")
 
 
+def test_heartbeat_on_a_wallet_emptied_meanwhile_takes_nothing(svc):
+    # The operator empties the wallet of a live session: the next charge
+    # takes nothing (the wallet stays at zero, never below), the session
+    # goes into grace, and what it was charged stays what it was.
+    v = Venue(svc, rate=3600, coins=100)
+    _, gs = v.session()
+    time.sleep(0.5)
+    keepalive(v.heartbeat(gs), "OK")
+    charged = gs_field(svc, gs, "chg")
+    assert v.wallet() == 100000 - charged
+    svc.ctl("wallet", "set", v.id, "0")
+    time.sleep(0.5)
+    keepalive(v.heartbeat(gs), "CHARGE_EXHAUSTED")
+    assert v.wallet() == 0
+    assert gs_field(svc, gs, "chg") == charged
+    end = expect_ok(v.end(gs))
+    ev = expect_one_event(svc, gs, "normal", v)
+    assert int(ev["charged_millicoins"]) == charged, (ev, charged)
+    assert end["play_duration_sec"] == int(ev["play_duration_sec"])
+
+
 def test_heartbeat_recovers_to_ok_after_wallet_topup(svc):
     v = Venue(svc, rate=3600, coins=1)
     _, gs = v.session()
