@@ -34,7 +34,10 @@
 --
 -- Numbers are written back with I() because Lua would print large ones in
 -- exponent notation. Times are ms from Redis's clock; play time is kept in ms
--- and answered in whole seconds; money is kept in millicoins.
+-- and answered in whole seconds; money is kept in millicoins. On the paths
+-- every heartbeat takes, (x - x % d) / d stands for math.floor(x / d) (the
+-- same for the integers used here, without a function call), and values
+-- already numbers are not passed through tonumber.
 
 local DEADLINES = K_DEADLINES
 
@@ -55,9 +58,12 @@ local function I(x)
   return string.format('%d', x)
 end
 
+-- The time by Redis's clock in ms, and its whole seconds as TIME answered
+-- them (text).
 local function now_ms()
   local t = redis.call('TIME')
-  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+  local us = t[2] + 0
+  return t[1] * 1000 + (us - us % 1000) / 1000, t[1]
 end
 
 local function hgetall(key)
@@ -70,11 +76,12 @@ end
 
 -- Counts one call of what/id against limit calls per window_ms (a fixed
 -- window). Returns the seconds until the window ends when the call is over
--- the limit, else nil. A limit of 0 counts nothing.
-local function over_limit(what, id, limit, window_ms, now)
+-- the limit, else nil. A limit of 0 counts nothing. text, when given, is the
+-- window's number as text (TIME's seconds for a window of 1000 ms).
+local function over_limit(what, id, limit, window_ms, now, text)
   if not limit or limit <= 0 then return nil end
   local slot = math.floor(now / window_ms)
-  local k = K_RL .. what .. ':' .. id .. ':' .. I(slot)
+  local k = K_RL .. what .. ':' .. id .. ':' .. (text or I(slot))
   local n = redis.call('INCR', k)
   if n == 1 then redis.call('PEXPIRE', k, I(window_ms)) end
   if n > limit then
@@ -139,8 +146,8 @@ local function open_game(keyhash)
     end
   end
   if not game or game == '' then return {'INVALID_API_KEY'} end
-  local now = now_ms()
-  local wait = over_limit('key', keyhash, LIMITS[1], 1000, now)
+  local now, sec = now_ms()
+  local wait = over_limit('key', keyhash, LIMITS[1], 1000, now, sec)
   if wait then return limited(wait) end
   return nil, game, now
 end
@@ -148,9 +155,9 @@ end
 -- Millicoins due for ms of billed time at rate millicoins per hour. Split by
 -- whole hours so every product stays exact in a double.
 local function due(rate, ms)
-  local q = math.floor(ms / 3600000)
-  local r = ms - q * 3600000
-  return q * rate + math.floor(rate * r / 3600000)
+  local r = ms % 3600000
+  local x = rate * r
+  return (ms - r) / 3600000 * rate + (x - x % 3600000) / 3600000
 end
 
 -- Whether the launcher watching PC record pk is live at now, and the record's
@@ -202,15 +209,15 @@ end
 -- the same step (a charge takes at most what the wallet holds, and nothing
 -- from a wallet at or below zero).
 local function account(s, upto)
-  local last = tonumber(s.last)
+  local last = s.last
   if upto <= last then return end
   local gap = upto - last
   if gap > TTL then gap = TTL end
-  s.play = tonumber(s.play) + gap
+  s.play = s.play + gap
   s.last = upto
   if s.st ~= 'live' then return end
-  local rate = tonumber(s.rate)
-  local bms = tonumber(s.bms)
+  local rate = s.rate
+  local bms = s.bms
   local owed = due(rate, bms + gap) - due(rate, bms)
   s.bms = bms + gap
   local vk = venue_key(s.venue)
@@ -226,7 +233,7 @@ local function account(s, upto)
       take = owed - back
       left = left + back
     end
-    s.chg = tonumber(s.chg) + take
+    s.chg = s.chg + take
     exhausted = left <= 0
   end
   if exhausted then
@@ -249,9 +256,9 @@ end
 -- The instant the session is over unless something happens: its TTL
 -- deadline, the end of its grace, or the end of a drain.
 local function deadline(s)
-  if s.st == 'ending' then return tonumber(s.eend) end
-  local d = tonumber(s.seen) + TTL
-  if s.st == 'grace' and tonumber(s.gend) < d then d = tonumber(s.gend) end
+  if s.st == 'ending' then return s.eend end
+  local d = s.seen + TTL
+  if s.st == 'grace' and s.gend < d then d = s.gend end
   return d
 end
 
@@ -269,37 +276,28 @@ end
 local REC_STATE = {'live', 'grace', 'ending'}
 local REC_CODE = {live = 1, grace = 2, ending = 3}
 
-local function rel(x, base)
-  if not x then return nil end
-  return tonumber(x) - base
-end
-
 local function pack(s)
-  local t0 = tonumber(s.t0)
-  local since = tonumber(s.last) - t0
-  local play = tonumber(s.play)
-  local st, seen, idle = REC_CODE[s.st], tonumber(s.seen) - t0 - since,
-    since - play
-  local unbilled, chg, rate = play - tonumber(s.bms), tonumber(s.chg),
-    tonumber(s.rate)
-  local rw = rel(s.rw, math.floor(t0 / 60000))
-  if not (s.gend or s.eend or s.erea) then
-    return cmsgpack.pack(st, t0, since, seen, idle, unbilled, chg, rate, rw,
-      s.rn, s.game, s.venue, s.pc, s.user)
+  local t0, last, play = s.t0, s.last, s.play
+  local since = last - t0
+  local rw = s.rw
+  if rw then rw = rw - (t0 - t0 % 60000) / 60000 end
+  local gend, eend = s.gend, s.eend
+  if not (gend or eend or s.erea) then
+    return cmsgpack.pack(REC_CODE[s.st], t0, since, s.seen - last,
+      since - play, play - s.bms, s.chg, s.rate, rw, s.rn, s.game, s.venue,
+      s.pc, s.user)
   end
-  return cmsgpack.pack(st, t0, since, seen, idle, unbilled, chg, rate, rw,
-    s.rn, s.game, s.venue, s.pc, s.user, rel(s.gend, t0), rel(s.eend, t0),
-    s.erea)
+  return cmsgpack.pack(REC_CODE[s.st], t0, since, s.seen - last,
+    since - play, play - s.bms, s.chg, s.rate, rw, s.rn, s.game, s.venue,
+    s.pc, s.user, gend and gend - t0, eend and eend - t0, s.erea)
 end
 
--- The session of a record, or an error for a record that is not one.
+-- The session of a record, or an error for a record that is not one (its
+-- numbers are checked by the arithmetic that reads them).
 local function unpack_rec(rec)
   local st, t0, since, seen, idle, unbilled, chg, rate, rw, rn, game, venue,
     pc, user, gend, eend, erea = cmsgpack.unpack(rec)
-  if not REC_STATE[st] or type(t0) ~= 'number' or
-      type(since) ~= 'number' or type(seen) ~= 'number' or
-      type(idle) ~= 'number' or type(unbilled) ~= 'number' or
-      type(user) ~= 'string' then
+  if not REC_STATE[st] or type(user) ~= 'string' then
     return error('malformed game session record')
   end
   local last = t0 + since
@@ -307,29 +305,45 @@ local function unpack_rec(rec)
   local s = {st = REC_STATE[st], t0 = t0, last = last, seen = last + seen,
     play = play, bms = play - unbilled, chg = chg, rate = rate, rn = rn,
     game = game, venue = venue, pc = pc, user = user, erea = erea}
-  if rw then s.rw = math.floor(t0 / 60000) + rw end
+  if rw then s.rw = (t0 - t0 % 60000) / 60000 + rw end
   if gend then s.gend = t0 + gend end
   if eend then s.eend = t0 + eend end
   return s
 end
 
+-- The numbers of a live session's record, which a live session kept in a
+-- hash of its own holds as text.
+local REC_NUMBERS = {'t0', 'last', 'seen', 'play', 'bms', 'chg', 'rate', 'rw',
+  'rn', 'gend', 'eend'}
+
 -- A game session by id: the live record from its bucket, else its own hash
 -- (a tombstone, or a live session from before buckets, marked so that
 -- saving it moves it into its bucket), or nil.
 local function load(id)
-  local rec = redis.call('HGET', gsb_key(id), id)
-  if rec then return unpack_rec(rec) end
+  local bkey = gsb_key(id)
+  local rec = redis.call('HGET', bkey, id)
+  if rec then
+    local s = unpack_rec(rec)
+    s.bkey = bkey
+    return s
+  end
   local s = hgetall(gs_key(id))
-  if s and s.st ~= 'ended' then s.own_key = true end
+  if s and s.st ~= 'ended' then
+    s.own_key = true
+    for _, f in ipairs(REC_NUMBERS) do
+      if s[f] then s[f] = tonumber(s[f]) end
+    end
+  end
   return s
 end
 
 -- Writes a live session back to its bucket, indexes its deadline, and keeps
--- its PC's record for at least MARGIN past the deadline so a sweep can
--- settle it (ex: the PC record's 'ex' when the caller has read it, see
--- keep_pc). The record itself stays until it is settled.
-local function save(id, s, now, ex)
-  redis.call('HSET', gsb_key(id), id, pack(s))
+-- its PC's record (pk, when the caller has its name) for at least MARGIN
+-- past the deadline so a sweep can settle it (ex: the PC record's 'ex' when
+-- the caller has read it, see keep_pc). The record itself stays until it
+-- is settled.
+local function save(id, s, now, ex, pk)
+  redis.call('HSET', s.bkey or gsb_key(id), id, pack(s))
   if s.own_key then
     redis.call('DEL', gs_key(id))
     s.own_key = nil
@@ -338,7 +352,7 @@ local function save(id, s, now, ex)
   local keep = d - now
   if keep < 0 then keep = 0 end
   redis.call('ZADD', DEADLINES, I(d), id)
-  keep_pc(pc_key(s.venue, s.pc), keep, now, ex)
+  keep_pc(pk or pc_key(s.venue, s.pc), keep, now, ex)
 end
 
 -- Counts a call in a fixed window of a minute whose number (w) and count (n)
@@ -346,7 +360,7 @@ end
 -- store and nil, or, when the call is over limit, what was stored and the
 -- seconds until the minute ends.
 local function count_in_minute(w, n, limit, now)
-  local cur = math.floor(now / 60000)
+  local cur = (now - now % 60000) / 60000
   local next_n = (w == cur) and n + 1 or 1
   if next_n > limit then
     return w, n, math.max(1, math.ceil(((cur + 1) * 60000 - now) / 1000))
@@ -404,16 +418,16 @@ end
 -- or nil when the session is still going.
 local function settle_due(id, s, now)
   if s.st == 'ending' then
-    local e = tonumber(s.eend)
+    local e = s.eend
     if now >= e then
       settle(id, s, s.erea, e)
       return s.erea
     end
     return nil
   end
-  local dl = tonumber(s.seen) + TTL
-  if s.st == 'grace' and tonumber(s.gend) <= dl and now >= tonumber(s.gend) then
-    local g = tonumber(s.gend)
+  local dl = s.seen + TTL
+  local g = s.gend
+  if s.st == 'grace' and g <= dl and now >= g then
     account(s, g)
     settle(id, s, 'charge_exhausted', g)
     return 'charge_exhausted'

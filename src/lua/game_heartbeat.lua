@@ -28,7 +28,8 @@ if s.st == 'ending' then
   if s.rn then save(id, s, now) end   -- the call's count
   return {'SESSION_ENDING'}
 end
-local alive, ex = launcher_alive(pc_key(s.venue, s.pc), now)
+local pk = pc_key(s.venue, s.pc)
+local alive, ex = launcher_alive(pk, now)
 if not alive then
   terminate(id, s, 'launcher_timeout', now)
   return {'SESSION_ENDED'}
@@ -36,7 +37,8 @@ end
 if ARGV[4] == 'heartbeat' then account(s, now) end
 recover(s)
 s.seen = now
-save(id, s, now, ex)
+save(id, s, now, ex, pk)
 local result = 'OK'
 if s.st == 'grace' then result = 'CHARGE_EXHAUSTED' end
-return {'OK', result, math.floor(tonumber(s.play) / 1000)}
+local play = s.play
+return {'OK', result, (play - play % 1000) / 1000}
