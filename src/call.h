@@ -64,9 +64,10 @@ int call_object_field(struct call *c, const char *name, size_t maxlen,
 		      const char **out, size_t *len);
 
 /*
- * Runs a script and checks its status word. On "OK" returns 0 with *out set
- * (caller frees). Otherwise answers the error (503 when the store is down, the
- * script's code, or 500) and returns -1.
+ * Runs a script and checks its status word. On "OK" (or a bare integer, the
+ * heartbeat's answer) returns 0 with *out set (caller frees). Otherwise
+ * answers the error (503 when the store is down, the script's code, or 500)
+ * and returns -1.
  */
 int call_script(struct call *c, enum script_id id, int argc,
 		const char *const *argv, const size_t *lens,

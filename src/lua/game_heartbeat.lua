@@ -3,7 +3,10 @@
 -- POST /v1/game/session/check.
 -- ARGV[1] API key hash, ARGV[2] game session id, ARGV[3] provider user id,
 -- ARGV[4] 'heartbeat' (count and charge) or 'check' (only keep alive).
--- Returns {'OK', result, play_sec} or {error code}.
+-- Returns the play time in whole seconds when the result is OK, or -1 minus
+-- it when CHARGE_EXHAUSTED: one integer, as Redis turns a table answer into
+-- a reply at a cost larger than the rest of a heartbeat's answer. Else
+-- {'OK', 'SESSION_REPLACED', play_sec} or {error code}.
 
 local refused, game, now = open_game(ARGV[1])
 if refused then return refused end
@@ -38,7 +41,7 @@ if ARGV[4] == 'heartbeat' then account(s, now) end
 recover(s)
 s.seen = now
 save(id, s, now, ex, pk)
-local result = 'OK'
-if s.st == 'grace' then result = 'CHARGE_EXHAUSTED' end
 local play = s.play
-return {'OK', result, (play - play % 1000) / 1000}
+play = (play - play % 1000) / 1000
+if s.st == 'grace' then return -1 - play end
+return play
