@@ -225,7 +225,8 @@ local function account(s, upto)
   if redis.call('HGET', vk, F_VENUE_BILLING) ~= '1' then
     exhausted = true
   elseif owed > 0 then
-    local left = redis.call('HINCRBY', vk, F_VENUE_WALLET, I(-owed))
+    local left = redis.call('HINCRBY', vk, F_VENUE_WALLET,
+      string.format('%d', -owed))
     local take = owed
     if left < 0 then
       local back = math.min(owed, -left)
@@ -351,8 +352,11 @@ local function save(id, s, now, ex, pk)
   local d = deadline(s)
   local keep = d - now
   if keep < 0 then keep = 0 end
-  redis.call('ZADD', DEADLINES, I(d), id)
-  keep_pc(pk or pc_key(s.venue, s.pc), keep, now, ex)
+  redis.call('ZADD', DEADLINES, string.format('%d', d), id)
+  -- Mostly the 'ex' read says the record is kept long enough already.
+  if not (ex and ex * 1000 >= now + keep + MARGIN) then
+    keep_pc(pk or pc_key(s.venue, s.pc), keep, now, ex)
+  end
 end
 
 -- Counts a call in a fixed window of a minute whose number (w) and count (n)

@@ -38,7 +38,7 @@ if not alive then
   return {'SESSION_ENDED'}
 end
 if ARGV[4] == 'heartbeat' then account(s, now) end
-recover(s)
+if s.st == 'grace' then recover(s) end
 s.seen = now
 save(id, s, now, ex, pk)
 local play = s.play
