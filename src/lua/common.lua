@@ -80,11 +80,12 @@ end
 -- window's number as text (TIME's seconds for a window of 1000 ms).
 local function over_limit(what, id, limit, window_ms, now, text)
   if not limit or limit <= 0 then return nil end
-  local slot = math.floor(now / window_ms)
-  local k = K_RL .. what .. ':' .. id .. ':' .. (text or I(slot))
+  local k = K_RL .. what .. ':' .. id .. ':' ..
+    (text or I(math.floor(now / window_ms)))
   local n = redis.call('INCR', k)
   if n == 1 then redis.call('PEXPIRE', k, I(window_ms)) end
   if n > limit then
+    local slot = math.floor(now / window_ms)
     return math.max(1, math.ceil(((slot + 1) * window_ms - now) / 1000))
   end
   return nil
