@@ -230,7 +230,8 @@ int call_script(struct call *c, enum script_id id, int argc,
 		return -1;
 	}
 	code = store_reply_str(store_reply_at(r, 0), &len);
-	if (code != NULL && len == 2 && memcmp(code, "OK", 2) == 0) {
+	if ((code != NULL && len == 2 && memcmp(code, "OK", 2) == 0) ||
+	    store_reply_type(r) == STORE_T_INT) {
 		*out = r;
 		return 0;
 	}

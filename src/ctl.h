@@ -24,6 +24,20 @@
 #define CTL_EXIT_UNAVAILABLE 3 /* Redis unreachable or answering errors */
 #define CTL_EXIT_CONFIG 78     /* a bad setting (sysexits' EX_CONFIG) */
 
+/* How often a write tries again after a WATCHed key changed. */
+#define CTL_WRITE_TRIES 5
+
+/*
+ * The field of an API key's record (KEYS_APIKEY, keys.h) naming the game the
+ * key serves: its game's id while the key is not revoked and the game is
+ * active, "" otherwise. It is what the scripts read on every game call
+ * (open_game in src/lua/common.lua), one field instead of the key's record
+ * and its game's, so heartbeatctl writes it with every change of either:
+ * key create and revoke, game activate and deactivate. A record without it
+ * (written before it existed) is read through its game's record.
+ */
+#define CTL_APIKEY_SERVES "serves"
+
 /* The least time heartbeatctl waits for a Redis reply (ms). */
 #define CTL_REDIS_TIMEOUT_MIN_MS 10000
 
@@ -166,6 +180,15 @@ int ctl_config_drop(struct ctl *c, int shard, size_t *deleted);
 
 /* Whether name (after the key base) is a key of the configuration. */
 int ctl_config_key(const char *name);
+
+/*
+ * WATCHes the record of game and says what a key of it serves (see
+ * CTL_APIKEY_SERVES): *serves is game (borrowed) when the game is active,
+ * "" when it is not. A transaction that follows fails when the game changes
+ * meanwhile. Returns 0, CTL_EXIT_REFUSED when there is no such game (nothing
+ * printed, nothing left WATCHed), or CTL_EXIT_UNAVAILABLE.
+ */
+int ctl_game_watch(struct ctl *c, const char *game, const char **serves);
 
 /* ---- Messages and checked input (ctl_util.c) -------------------------- */
 

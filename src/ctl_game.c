@@ -2,9 +2,11 @@
 /*
  * ctl_game.c - heartbeatctl game: the games sessions are billed for, each a
  * hash (KEYS_GAME, keys.h) of name, rate (millicoins/hour), active and
- * created, listed in a set (KEYS_GAMES).
+ * created, listed in a set (KEYS_GAMES). Whether a game is active is also
+ * copied into each of its API keys' records (CTL_APIKEY_SERVES, ctl.h).
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "ctl.h"
@@ -119,17 +121,137 @@ int ctl_game_rate(struct ctl *c, const char *const *pos, const char *const *opt)
 	return ctl_game_set(c, pos[0], KEYS_FIELD(GAME, RATE), rate, done);
 }
 
+int ctl_game_watch(struct ctl *c, const char *game, const char **serves)
+{
+	const char *const fields[] = {KEYS_FIELD(GAME, ACTIVE),
+				      KEYS_FIELD(GAME, NAME), NULL};
+	char key[CTL_KEY_MAX];
+	struct ctl_row row;
+	int rc;
+
+	ctl_key(c, key, sizeof key, "%s%s", KEYS_NAME(GAME), game);
+	if ((rc = ctl_redis(c, NULL, "WATCH", key, NULL)) != 0 ||
+	    (rc = ctl_hmget(c, key, fields, &row)) != 0)
+		return rc;
+	if (!row.found) {
+		rc = ctl_redis(c, NULL, "UNWATCH", NULL);
+		return rc != 0 ? rc : CTL_EXIT_REFUSED;
+	}
+	*serves = strcmp(row.v[0], "1") == 0 ? game : "";
+	return 0;
+}
+
+/* What ctl_game_try_active returns when a WATCHed key changed meanwhile. */
+#define CTL_GAME_CHANGED (-1)
+
+/*
+ * One try of ctl_game_set_active: WATCHes the game, its key list and each
+ * key's record, then sets the game's active flag to value ("1" or "0") and
+ * what each key serves in one transaction. Returns 0, CTL_GAME_CHANGED,
+ * CTL_EXIT_REFUSED when there is no such game (nothing printed), or
+ * CTL_EXIT_UNAVAILABLE.
+ */
+static int ctl_game_try_active(struct ctl *c, const char *id, const char *value)
+{
+	const char *const fields[] = {KEYS_FIELD(APIKEY, REVOKED),
+				      KEYS_FIELD(APIKEY, GAME), NULL};
+	char game[CTL_KEY_MAX], list[CTL_KEY_MAX], set[CTL_KEY_MAX];
+	const char *serves;
+	struct ctl_names keys;
+	char(*recs)[CTL_KEY_MAX] = NULL;
+	const char *(*hsets)[5] = NULL;
+	const char *const **cmds = NULL;
+	size_t n = 1;
+	int rc = ctl_game_watch(c, id, &serves);
+
+	if (rc != 0)
+		return rc;
+	ctl_key(c, game, sizeof game, "%s%s", KEYS_NAME(GAME), id);
+	snprintf(list, sizeof list, "%s%s", KEYS_NAME(GAMEKEYS), id);
+	ctl_key(c, set, sizeof set, "%s", list);
+	if ((rc = ctl_redis(c, NULL, "WATCH", set, NULL)) != 0 ||
+	    (rc = ctl_members(c, list, &keys)) != 0)
+		return rc;
+	recs = calloc(keys.count + 1, sizeof *recs);
+	hsets = calloc(keys.count + 1, sizeof *hsets);
+	cmds = calloc(keys.count + 2, sizeof *cmds);
+	if (recs == NULL || hsets == NULL || cmds == NULL) {
+		rc = ctl_fail(CTL_EXIT_UNAVAILABLE, "out of memory");
+		goto fail;
+	}
+	hsets[0][0] = "HSET";
+	hsets[0][1] = game;
+	hsets[0][2] = KEYS_FIELD(GAME, ACTIVE);
+	hsets[0][3] = value;
+	cmds[0] = hsets[0];
+	for (size_t i = 0; i < keys.count; i++) {
+		struct ctl_row row;
+
+		ctl_key(c, recs[n], sizeof recs[n], "%s%s", KEYS_NAME(APIKEY),
+			keys.v[i]);
+		if ((rc = ctl_redis(c, NULL, "WATCH", recs[n], NULL)) != 0 ||
+		    (rc = ctl_hmget(c, recs[n], fields, &row)) != 0)
+			goto fail;
+		if (!row.found)
+			continue; /* listed but gone: nothing to keep */
+		hsets[n][0] = "HSET";
+		hsets[n][1] = recs[n];
+		hsets[n][2] = CTL_APIKEY_SERVES;
+		hsets[n][3] =
+		    strcmp(value, "1") == 0 && strcmp(row.v[0], "1") != 0 ? id
+									  : "";
+		cmds[n] = hsets[n];
+		n++;
+	}
+	rc = ctl_write(c, NULL, CTL_GUARD_NONE, cmds);
+	if (rc == CTL_EXIT_REFUSED)
+		rc = CTL_GAME_CHANGED;
+fail:
+	free(cmds);
+	free(hsets);
+	free(recs);
+	ctl_names_free(&keys);
+	return rc;
+}
+
+/*
+ * Sets a game's active flag to value ("1" or "0") and, in the same
+ * transaction, what each of its API keys serves: the game, for a key not
+ * revoked of an active game, else "". Tried again when the game, its keys or
+ * one of their records changed meanwhile.
+ */
+static int ctl_game_set_active(struct ctl *c, const char *id, const char *value,
+			       const char *done)
+{
+	int rc = ctl_check_id("GAME_ID", id, CTL_ID_ANY);
+
+	if (rc != 0)
+		return rc;
+	for (int i = 0; i < CTL_WRITE_TRIES; i++) {
+		rc = ctl_game_try_active(c, id, value);
+		if (rc != CTL_GAME_CHANGED)
+			break;
+	}
+	if (rc == CTL_EXIT_REFUSED)
+		return ctl_fail(rc, "no such game: %s", id);
+	if (rc == CTL_GAME_CHANGED)
+		return ctl_fail(CTL_EXIT_REFUSED,
+				"game %s kept changing; try again", id);
+	if (rc == 0)
+		ctl_say(c, "game %s %s\n", id, done);
+	return rc;
+}
+
 int ctl_game_activate(struct ctl *c, const char *const *pos,
 		      const char *const *opt)
 {
 	(void)opt;
-	return ctl_game_set(c, pos[0], KEYS_FIELD(GAME, ACTIVE), "1", "active");
+	return ctl_game_set_active(c, pos[0], "1", "active");
 }
 
 int ctl_game_deactivate(struct ctl *c, const char *const *pos,
 			const char *const *opt)
 {
 	(void)opt;
-	return ctl_game_set(c, pos[0], KEYS_FIELD(GAME, ACTIVE), "0",
-			    "inactive");
+	return ctl_game_set_active(c, pos[0], "0", "inactive");
 }

@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * ctl_launcher.c - heartbeatctl launcher: the PCs' launcher sessions. A PC's
- * record pc:<venue>:<pc> {lt, ll, gs} names its launcher session
+ * record pc:<venue>:<pc> {lt, ll, gs, ex} names its launcher session
  * lt:<sha256 of the token> {venue, pc, ip, hw, started, last}, a copy of
- * that session's last, and its game session.
+ * that session's last, its game session, and until when it is kept.
  */
 #include <stdio.h>
 #include <string.h>

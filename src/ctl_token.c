@@ -2,10 +2,10 @@
 /*
  * ctl_token.c - heartbeatctl key and token: the bearer credentials. Only a
  * credential's SHA-256 is stored: a game's API keys ("hbk_...") as
- * apikey:<sha256> {game, revoked, created} listed in gamekeys:<game>, and
- * opaque device-API tokens ("dvt_<home>...") as dtok:<sha256> {user,
- * revoked, created, home} listed in dtokens:<user>. Revoking flags a credential
- * and keeps it.
+ * apikey:<sha256> {game, revoked, created, serves (CTL_APIKEY_SERVES)}
+ * listed in gamekeys:<game>, and opaque device-API tokens ("dvt_<home>...")
+ * as dtok:<sha256> {user, revoked, created, home} listed in dtokens:<user>.
+ * Revoking flags a credential and keeps it.
  */
 #include <stdio.h>
 #include <string.h>
@@ -34,6 +34,7 @@ struct ctl_cred {
 	enum keys_field owner;	 /* the field naming the owner */
 	enum keys_field revoked; /* the revoked flag */
 	enum keys_field created; /* when it was made */
+	const char *serves;	 /* CTL_APIKEY_SERVES for a key, else NULL */
 };
 
 static const struct ctl_cred ctl_cred_key = {"key",
@@ -42,26 +43,66 @@ static const struct ctl_cred ctl_cred_key = {"key",
 					     KEYS_GAMEKEYS,
 					     KEYS_F_APIKEY_GAME,
 					     KEYS_F_APIKEY_REVOKED,
-					     KEYS_F_APIKEY_CREATED};
+					     KEYS_F_APIKEY_CREATED,
+					     CTL_APIKEY_SERVES};
 static const struct ctl_cred ctl_cred_token = {"token",
 					       "dvt_",
 					       KEYS_DTOK,
 					       KEYS_DTOKENS,
 					       KEYS_F_DTOK_USER,
 					       KEYS_F_DTOK_REVOKED,
-					       KEYS_F_DTOK_CREATED};
+					       KEYS_F_DTOK_CREATED,
+					       NULL};
+
+/*
+ * Writes the record of a new credential of kind k and lists it under its
+ * owner; for a key, with what it serves, for a device token with its home
+ * (reshard reads it; "" for none). Returns 0, CTL_EXIT_REFUSED when a
+ * WATCHed key changed, or CTL_EXIT_UNAVAILABLE.
+ */
+static int ctl_cred_write(struct ctl *c, const struct ctl_cred *k,
+			  const char *rec, const char *set, const char *hash,
+			  const char *owner, const char *now,
+			  const char *serves, const char *home)
+{
+	const char *hset[13] = {"HSET",
+				rec,
+				keys_field_defs[k->owner].name,
+				owner,
+				keys_field_defs[k->revoked].name,
+				"0",
+				keys_field_defs[k->created].name,
+				now};
+	const char *sadd[] = {"SADD", set, hash, NULL};
+	const char *const *cmds[] = {hset, sadd, NULL};
+	int n = 8;
+
+	if (k->serves != NULL) {
+		hset[n++] = k->serves;
+		hset[n++] = serves;
+	}
+	if (home[0] != '\0') {
+		hset[n++] = KEYS_FIELD(DTOK, HOME);
+		hset[n++] = home;
+	}
+	hset[n] = NULL;
+	return ctl_write(c, NULL, CTL_GUARD_NONE, cmds);
+}
 
 /*
  * Makes a credential of kind k for owner and prints it, the only time it is
- * shown. With guard set, that key (the owner's record) must exist.
+ * shown (a key written into every shard: the same key in each, printed
+ * once). A key's game must exist; the key's record is written with what it
+ * serves in a transaction that fails, and is tried again, when the game
+ * changes meanwhile.
  */
 static int ctl_cred_create(struct ctl *c, const struct ctl_cred *k,
-			   const char *owner, const char *guard)
+			   const char *owner)
 {
 	char secret[CTL_CRED_MAX], hash[CRYPTO_SHA256_HEX];
 	char rec[CTL_KEY_MAX], set[CTL_KEY_MAX], now[24];
 	char home[SHARD_HOME_HEX + 1] = "";
-	int rc;
+	int rc = CTL_EXIT_REFUSED;
 
 	if (c->secret[0] != '\0') {
 		/* The same key, written into the next shard. */
@@ -84,27 +125,22 @@ static int ctl_cred_create(struct ctl *c, const struct ctl_cred *k,
 	ctl_key(c, rec, sizeof rec, "%s%s", keys_defs[k->record].name, hash);
 	ctl_key(c, set, sizeof set, "%s%s", keys_defs[k->set].name, owner);
 	ctl_itoa(ctl_now_ms(c), now, sizeof now);
-	{
-		/* A device token's record keeps its home (reshard reads it). */
-		const char *hset[] = {"HSET",
-				      rec,
-				      keys_field_defs[k->owner].name,
-				      owner,
-				      keys_field_defs[k->revoked].name,
-				      "0",
-				      keys_field_defs[k->created].name,
-				      now,
-				      home[0] ? KEYS_FIELD(DTOK, HOME) : NULL,
-				      home,
-				      NULL};
-		const char *sadd[] = {"SADD", set, hash, NULL};
-		const char *const *cmds[] = {hset, sadd, NULL};
+	for (int i = 0; i < CTL_WRITE_TRIES && rc == CTL_EXIT_REFUSED; i++) {
+		const char *serves = NULL;
 
-		rc = ctl_write(c, guard,
-			       guard ? CTL_GUARD_EXISTS : CTL_GUARD_NONE, cmds);
+		if (k->serves != NULL &&
+		    (rc = ctl_game_watch(c, owner, &serves)) != 0) {
+			if (rc == CTL_EXIT_REFUSED)
+				return ctl_fail(rc, "no such %s: %s",
+						keys_field_defs[k->owner].name,
+						owner);
+			return rc;
+		}
+		rc = ctl_cred_write(c, k, rec, set, hash, owner, now, serves,
+				    home);
 	}
 	if (rc == CTL_EXIT_REFUSED)
-		return ctl_fail(rc, "no such %s: %s",
+		return ctl_fail(rc, "%s %s kept changing; try again",
 				keys_field_defs[k->owner].name, owner);
 	if (rc == 0) {
 		snprintf(c->secret, sizeof c->secret, "%s", secret);
@@ -206,7 +242,10 @@ static int ctl_cred_known(struct ctl *c, const struct ctl_cred *k,
 	return 0;
 }
 
-/* Flags the credential of kind k that arg names as revoked. */
+/*
+ * Flags the credential of kind k that arg names as revoked; a key's record
+ * then serves no game.
+ */
 static int ctl_cred_revoke(struct ctl *c, const struct ctl_cred *k,
 			   const char *arg)
 {
@@ -218,8 +257,21 @@ static int ctl_cred_revoke(struct ctl *c, const struct ctl_cred *k,
 		return rc;
 	ctl_key(c, key, sizeof key, "%s%s", keys_defs[k->record].name, hash);
 	snprintf(id, sizeof id, "%s", hash);
-	return ctl_update(c, k->noun, key, id, keys_field_defs[k->revoked].name,
-			  "1", "revoked");
+	{
+		/* A token's list of words ends where a key's has serves. */
+		const char *hset[] = {
+		    "HSET", key,       keys_field_defs[k->revoked].name,
+		    "1",    k->serves, "",
+		    NULL};
+		const char *const *cmds[] = {hset, NULL};
+
+		rc = ctl_write(c, key, CTL_GUARD_EXISTS, cmds);
+	}
+	if (rc == CTL_EXIT_REFUSED)
+		return ctl_fail(rc, "no such %s: %s", k->noun, id);
+	if (rc == 0)
+		ctl_say(c, "%s %s revoked\n", k->noun, id);
+	return rc;
 }
 
 /* ---- key: a game's API keys -----------------------------------------------
@@ -228,14 +280,10 @@ static int ctl_cred_revoke(struct ctl *c, const struct ctl_cred *k,
 int ctl_key_create(struct ctl *c, const char *const *pos,
 		   const char *const *opt)
 {
-	char game[CTL_KEY_MAX];
 	int rc = ctl_check_id("GAME_ID", pos[0], CTL_ID_ANY);
 
 	(void)opt;
-	if (rc != 0)
-		return rc;
-	ctl_key(c, game, sizeof game, "%s%s", KEYS_NAME(GAME), pos[0]);
-	return ctl_cred_create(c, &ctl_cred_key, pos[0], game);
+	return rc != 0 ? rc : ctl_cred_create(c, &ctl_cred_key, pos[0]);
 }
 
 int ctl_key_list(struct ctl *c, const char *const *pos, const char *const *opt)
@@ -280,7 +328,7 @@ int ctl_token_create(struct ctl *c, const char *const *pos,
 	if (rc != 0)
 		return rc;
 	ctl_use_owner(c, opt[0]);
-	return ctl_cred_create(c, &ctl_cred_token, opt[0], NULL);
+	return ctl_cred_create(c, &ctl_cred_token, opt[0]);
 }
 
 int ctl_token_list(struct ctl *c, const char *const *pos,

@@ -15,8 +15,6 @@
 #include "status.h"
 #include "util.h"
 
-/* How often ctl_write tries again after a WATCHed key changed. */
-#define CTL_WRITE_TRIES 5
 /* The keys one SCAN step asks for. */
 #define CTL_SCAN_COUNT "1000"
 

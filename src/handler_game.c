@@ -85,6 +85,7 @@ static void game_keepalive(struct call *c, const char *mode)
 	const char *id, *user;
 	size_t id_len, user_len;
 	struct store_reply *r;
+	long long play;
 
 	if (game_api_key(c, keyhash) != 0 || call_read_body(c, 0) != 0 ||
 	    call_string_field(c, "game_session_id", &id, &id_len) != 0 ||
@@ -98,13 +99,25 @@ static void game_keepalive(struct call *c, const char *mode)
 		    0)
 			return;
 	}
+	if (store_reply_type(r) == STORE_T_INT) {
+		/* The play time, or -1 minus it in grace (game_heartbeat.lua).
+		 */
+		play = store_reply_int(r);
+		snprintf(result, sizeof result, "%s",
+			 play >= 0 ? "OK" : "CHARGE_EXHAUSTED");
+		if (play < 0)
+			play = -1 - play;
+	} else {
+		call_reply_str(r, 1, result, sizeof result);
+		play = store_reply_int(store_reply_at(r, 2));
+	}
 	call_data_begin(c);
 	jw_key(&c->resp->body, "result");
-	jw_string(&c->resp->body, call_reply_str(r, 1, result, sizeof result));
+	jw_string(&c->resp->body, result);
 	jw_key(&c->resp->body, "next_heartbeat_in");
 	jw_int(&c->resp->body, c->app->cfg->heartbeat_interval_sec);
 	jw_key(&c->resp->body, "play_duration_sec");
-	jw_int(&c->resp->body, store_reply_int(store_reply_at(r, 2)));
+	jw_int(&c->resp->body, play);
 	call_data_end(c);
 	store_reply_free(r);
 }

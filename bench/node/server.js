@@ -92,6 +92,10 @@ app.patch('/v1/game/session/heartbeat', {
   } catch (e) {
     return fail(reply, rid, 'SERVICE_UNAVAILABLE', 'the store is unavailable', 1);
   }
+  // The play time, or -1 minus it in grace; else a table (game_heartbeat.lua).
+  if (typeof r === 'number') {
+    r = r >= 0 ? ['OK', 'OK', r] : ['OK', 'CHARGE_EXHAUSTED', -1 - r];
+  }
   if (r[0] !== 'OK') {
     return fail(reply, rid, r[0], r[1] || r[0], r[0] === 'RATE_LIMITED' ? r[2] : 0);
   }

@@ -81,6 +81,10 @@ try {
 } catch (RedisException $e) {
     fail('SERVICE_UNAVAILABLE', 'the store is unavailable', ['Retry-After: 1']);
 }
+// The play time, or -1 minus it in grace; else a table (game_heartbeat.lua).
+if (is_int($r)) {
+    $r = $r >= 0 ? ['OK', 'OK', $r] : ['OK', 'CHARGE_EXHAUSTED', -1 - $r];
+}
 if (!is_array($r) || !isset($r[0])) {
     fail('INTERNAL_ERROR', 'internal error');
 }

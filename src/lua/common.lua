@@ -38,7 +38,10 @@
 --
 -- Numbers are written back with I() because Lua would print large ones in
 -- exponent notation. Times are ms from Redis's clock; play time is kept in ms
--- and answered in whole seconds; money is kept in millicoins.
+-- and answered in whole seconds; money is kept in millicoins. On the paths
+-- every heartbeat takes, (x - x % d) / d stands for math.floor(x / d) (the
+-- same for the integers used here, without a function call), and values
+-- already numbers are not passed through tonumber.
 
 -- Run by every call before its script (the store puts the call in front of
 -- each): names the shard's keys, sets the anchor when it is missing, and
@@ -58,9 +61,12 @@ local function I(x)
   return string.format('%d', x)
 end
 
+-- The time by Redis's clock in ms, and its whole seconds as TIME answered
+-- them (text).
 local function now_ms()
   local t = redis.call('TIME')
-  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+  local us = t[2] + 0
+  return t[1] * 1000 + (us - us % 1000) / 1000, t[1]
 end
 
 local function hgetall(key)
@@ -73,14 +79,16 @@ end
 
 -- Counts one call of what/id against limit calls per window_ms (a fixed
 -- window). Returns the seconds until the window ends when the call is over
--- the limit, else nil. A limit of 0 counts nothing.
-local function over_limit(what, id, limit, window_ms, now)
+-- the limit, else nil. A limit of 0 counts nothing. text, when given, is the
+-- window's number as text (TIME's seconds for a window of 1000 ms).
+local function over_limit(what, id, limit, window_ms, now, text)
   if not limit or limit <= 0 then return nil end
-  local slot = math.floor(now / window_ms)
-  local k = K_RL .. what .. ':' .. id .. ':' .. I(slot)
+  local k = K_RL .. what .. ':' .. id .. ':' ..
+    (text or I(math.floor(now / window_ms)))
   local n = redis.call('INCR', k)
   if n == 1 then redis.call('PEXPIRE', k, I(window_ms)) end
   if n > limit then
+    local slot = math.floor(now / window_ms)
     return math.max(1, math.ceil(((slot + 1) * window_ms - now) / 1000))
   end
   return nil
@@ -125,80 +133,113 @@ end
 
 -- The opening of every game call: the API key (by its SHA-256) must be known,
 -- not revoked, and of an active game; then the call is counted against the
--- key's rate limit. Returns nil, the game, its rate and the time; or the reply
--- that refuses the call.
+-- key's rate limit. The key's record says all of that in one field, 'serves'
+-- (heartbeatctl keeps it in step with the key and its game: see
+-- CTL_APIKEY_SERVES in src/ctl.h): the game's id, or '' when the key is
+-- revoked or the game inactive. A record without it, written before it
+-- existed, is read with its game's record. Returns nil, the game and the
+-- time; or the reply that refuses the call.
 local function open_game(keyhash)
-  local k = redis.call('HMGET', K_APIKEY .. keyhash, F_APIKEY_GAME,
-    F_APIKEY_REVOKED)
-  if not k[1] or k[2] == '1' then return {'INVALID_API_KEY'} end
-  local g = redis.call('HMGET', K_GAME .. k[1], F_GAME_ACTIVE, F_GAME_RATE)
-  if g[1] ~= '1' then return {'INVALID_API_KEY'} end
-  local now = now_ms()
-  local wait = over_limit('key', keyhash, LIMITS[1], 1000, now)
+  local kk = K_APIKEY .. keyhash
+  local game = redis.call('HGET', kk, 'serves')
+  if not game then
+    local k = redis.call('HMGET', kk, F_APIKEY_GAME, F_APIKEY_REVOKED)
+    if k[1] and k[2] ~= '1' and
+        redis.call('HGET', K_GAME .. k[1], F_GAME_ACTIVE) == '1' then
+      game = k[1]
+    end
+  end
+  if not game or game == '' then return {'INVALID_API_KEY'} end
+  local now, sec = now_ms()
+  local wait = over_limit('key', keyhash, LIMITS[1], 1000, now, sec)
   if wait then return limited(wait) end
-  return nil, k[1], tonumber(g[2]) or 0, now
+  return nil, game, now
 end
 
 -- Millicoins due for ms of billed time at rate millicoins per hour. Split by
 -- whole hours so every product stays exact in a double.
 local function due(rate, ms)
-  local q = math.floor(ms / 3600000)
-  local r = ms - q * 3600000
-  return q * rate + math.floor(rate * r / 3600000)
+  local r = ms % 3600000
+  local x = rate * r
+  return (ms - r) / 3600000 * rate + (x - x % 3600000) / 3600000
 end
 
--- Whether the launcher watching a PC is live at now. The PC's record keeps
--- a copy of its launcher's last call (ll, written with the launcher's own
--- last), so a live launcher is known from the record alone; the launcher's
--- record decides when the copy is missing or too old (a record written
--- before the copy existed).
-local function launcher_alive(venue, pc, now)
-  local p = redis.call('HMGET', pc_key(venue, pc), 'lt', 'll')
-  if not p[1] then return false end
-  if p[2] and tonumber(p[2]) + LTTL > now then return true end
-  local last = redis.call('HGET', lt_key(p[1]), 'last')
-  return last and tonumber(last) + LTTL > now
+-- Whether the launcher watching PC record pk is live at now, and the record's
+-- 'ex' (see keep_pc; false when absent). The record keeps a copy of its
+-- launcher's last call (ll, written with the launcher's own last), so a
+-- live launcher is known from the record alone; the launcher's record
+-- decides when the copy is missing or too old (a record written before the
+-- copy existed). ll is written and removed with lt, so a record with ll has
+-- a launcher.
+local function launcher_alive(pk, now)
+  local p = redis.call('HMGET', pk, 'll', 'ex')
+  if p[1] and p[1] + LTTL > now then return true, p[2] end
+  local lt = redis.call('HGET', pk, 'lt')
+  if not lt then return false, p[2] end
+  local last = redis.call('HGET', lt_key(lt), 'last')
+  return last and tonumber(last) + LTTL > now, p[2]
 end
 
 -- Keeps a PC's record at least ms + MARGIN from now. When it must be
 -- extended it is given half a margin more, so that the calls of the next
--- half margin find it long enough and leave its expiry alone.
-local function keep_pc(pk, ms)
-  if redis.call('PTTL', pk) < ms + MARGIN then
-    redis.call('PEXPIRE', pk, I(ms + MARGIN + math.floor(MARGIN / 2)))
+-- half margin find it long enough and leave its expiry alone. The record
+-- says until when it is kept, at least: 'ex', in unix seconds, written with
+-- every extension, so that a call that has read it (ex: its value, or false
+-- when absent) needs no PTTL; ex nil: not read yet. A record from before
+-- 'ex' is asked its PTTL, once.
+local function keep_pc(pk, ms, now, ex)
+  if ex == nil then ex = redis.call('HGET', pk, 'ex') end
+  if ex then
+    if ex * 1000 >= now + ms + MARGIN then return end
+  else
+    local ttl = redis.call('PTTL', pk)
+    if ttl == -2 then return end   -- no record: nothing to keep
+    if ttl >= ms + MARGIN then
+      redis.call('HSET', pk, 'ex', I(math.floor((now + ttl) / 1000) - 1))
+      return
+    end
   end
+  local keep = ms + MARGIN + math.floor(MARGIN / 2)
+  redis.call('PEXPIRE', pk, I(keep))
+  redis.call('HSET', pk, 'ex', I(math.floor((now + keep) / 1000) - 1))
 end
 
 -- Counts play time from the last accounted instant up to upto (a gap never
 -- counts more than TTL) and, while the session is live, charges the venue's
 -- wallet for it. A charge that brings the wallet to zero (or finds billing
--- off) puts the session into grace. Updates s in memory only.
+-- off) puts the session into grace. Updates s in memory only. The wallet is
+-- charged without reading it first: HINCRBY answers the balance, and when
+-- that went below zero the part the wallet did not hold is given back in
+-- the same step (a charge takes at most what the wallet holds, and nothing
+-- from a wallet at or below zero).
 local function account(s, upto)
-  local last = tonumber(s.last)
+  local last = s.last
   if upto <= last then return end
   local gap = upto - last
   if gap > TTL then gap = TTL end
-  s.play = tonumber(s.play) + gap
+  s.play = s.play + gap
   s.last = upto
   if s.st ~= 'live' then return end
-  local rate = tonumber(s.rate)
-  local bms = tonumber(s.bms)
+  local rate = s.rate
+  local bms = s.bms
   local owed = due(rate, bms + gap) - due(rate, bms)
   s.bms = bms + gap
   local vk = venue_key(s.venue)
-  local v = redis.call('HMGET', vk, F_VENUE_WALLET, F_VENUE_BILLING)
-  local wallet = tonumber(v[1]) or 0
   local exhausted = false
-  if v[2] ~= '1' then
+  if redis.call('HGET', vk, F_VENUE_BILLING) ~= '1' then
     exhausted = true
   elseif owed > 0 then
+    local left = redis.call('HINCRBY', vk, F_VENUE_WALLET,
+      string.format('%d', -owed))
     local take = owed
-    if take > wallet then take = wallet end
-    if take > 0 then
-      redis.call('HINCRBY', vk, F_VENUE_WALLET, I(-take))
-      s.chg = tonumber(s.chg) + take
+    if left < 0 then
+      local back = math.min(owed, -left)
+      redis.call('HINCRBY', vk, F_VENUE_WALLET, I(back))
+      take = owed - back
+      left = left + back
     end
-    exhausted = (wallet - take) <= 0
+    s.chg = s.chg + take
+    exhausted = left <= 0
   end
   if exhausted then
     s.st = 'grace'
@@ -220,9 +261,9 @@ end
 -- The instant the session is over unless something happens: its TTL
 -- deadline, the end of its grace, or the end of a drain.
 local function deadline(s)
-  if s.st == 'ending' then return tonumber(s.eend) end
-  local d = tonumber(s.seen) + TTL
-  if s.st == 'grace' and tonumber(s.gend) < d then d = tonumber(s.gend) end
+  if s.st == 'ending' then return s.eend end
+  local d = s.seen + TTL
+  if s.st == 'grace' and s.gend < d then d = s.gend end
   return d
 end
 
@@ -240,37 +281,28 @@ end
 local REC_STATE = {'live', 'grace', 'ending'}
 local REC_CODE = {live = 1, grace = 2, ending = 3}
 
-local function rel(x, base)
-  if not x then return nil end
-  return tonumber(x) - base
-end
-
 local function pack(s)
-  local t0 = tonumber(s.t0)
-  local since = tonumber(s.last) - t0
-  local play = tonumber(s.play)
-  local st, seen, idle = REC_CODE[s.st], tonumber(s.seen) - t0 - since,
-    since - play
-  local unbilled, chg, rate = play - tonumber(s.bms), tonumber(s.chg),
-    tonumber(s.rate)
-  local rw = rel(s.rw, math.floor(t0 / 60000))
-  if not (s.gend or s.eend or s.erea) then
-    return cmsgpack.pack(st, t0, since, seen, idle, unbilled, chg, rate, rw,
-      s.rn, s.game, s.venue, s.pc, s.user)
+  local t0, last, play = s.t0, s.last, s.play
+  local since = last - t0
+  local rw = s.rw
+  if rw then rw = rw - (t0 - t0 % 60000) / 60000 end
+  local gend, eend = s.gend, s.eend
+  if not (gend or eend or s.erea) then
+    return cmsgpack.pack(REC_CODE[s.st], t0, since, s.seen - last,
+      since - play, play - s.bms, s.chg, s.rate, rw, s.rn, s.game, s.venue,
+      s.pc, s.user)
   end
-  return cmsgpack.pack(st, t0, since, seen, idle, unbilled, chg, rate, rw,
-    s.rn, s.game, s.venue, s.pc, s.user, rel(s.gend, t0), rel(s.eend, t0),
-    s.erea)
+  return cmsgpack.pack(REC_CODE[s.st], t0, since, s.seen - last,
+    since - play, play - s.bms, s.chg, s.rate, rw, s.rn, s.game, s.venue,
+    s.pc, s.user, gend and gend - t0, eend and eend - t0, s.erea)
 end
 
--- The session of a record, or an error for a record that is not one.
+-- The session of a record, or an error for a record that is not one (its
+-- numbers are checked by the arithmetic that reads them).
 local function unpack_rec(rec)
   local st, t0, since, seen, idle, unbilled, chg, rate, rw, rn, game, venue,
     pc, user, gend, eend, erea = cmsgpack.unpack(rec)
-  if not REC_STATE[st] or type(t0) ~= 'number' or
-      type(since) ~= 'number' or type(seen) ~= 'number' or
-      type(idle) ~= 'number' or type(unbilled) ~= 'number' or
-      type(user) ~= 'string' then
+  if not REC_STATE[st] or type(user) ~= 'string' then
     return error('malformed game session record')
   end
   local last = t0 + since
@@ -278,28 +310,45 @@ local function unpack_rec(rec)
   local s = {st = REC_STATE[st], t0 = t0, last = last, seen = last + seen,
     play = play, bms = play - unbilled, chg = chg, rate = rate, rn = rn,
     game = game, venue = venue, pc = pc, user = user, erea = erea}
-  if rw then s.rw = math.floor(t0 / 60000) + rw end
+  if rw then s.rw = (t0 - t0 % 60000) / 60000 + rw end
   if gend then s.gend = t0 + gend end
   if eend then s.eend = t0 + eend end
   return s
 end
 
+-- The numbers of a live session's record, which a live session kept in a
+-- hash of its own holds as text.
+local REC_NUMBERS = {'t0', 'last', 'seen', 'play', 'bms', 'chg', 'rate', 'rw',
+  'rn', 'gend', 'eend'}
+
 -- A game session by id: the live record from its bucket, else its own hash
 -- (a tombstone, or a live session from before buckets, marked so that
 -- saving it moves it into its bucket), or nil.
 local function load(id)
-  local rec = redis.call('HGET', gsb_key(id), id)
-  if rec then return unpack_rec(rec) end
+  local bkey = gsb_key(id)
+  local rec = redis.call('HGET', bkey, id)
+  if rec then
+    local s = unpack_rec(rec)
+    s.bkey = bkey
+    return s
+  end
   local s = hgetall(gs_key(id))
-  if s and s.st ~= 'ended' then s.own_key = true end
+  if s and s.st ~= 'ended' then
+    s.own_key = true
+    for _, f in ipairs(REC_NUMBERS) do
+      if s[f] then s[f] = tonumber(s[f]) end
+    end
+  end
   return s
 end
 
 -- Writes a live session back to its bucket, indexes its deadline, and keeps
--- its PC's record for at least MARGIN past the deadline so a sweep can
--- settle it. The record itself stays until it is settled.
-local function save(id, s, now)
-  redis.call('HSET', gsb_key(id), id, pack(s))
+-- its PC's record (pk, when the caller has its name) for at least MARGIN
+-- past the deadline so a sweep can settle it (ex: the PC record's 'ex' when
+-- the caller has read it, see keep_pc). The record itself stays until it
+-- is settled.
+local function save(id, s, now, ex, pk)
+  redis.call('HSET', s.bkey or gsb_key(id), id, pack(s))
   if s.own_key then
     redis.call('DEL', gs_key(id))
     s.own_key = nil
@@ -307,8 +356,11 @@ local function save(id, s, now)
   local d = deadline(s)
   local keep = d - now
   if keep < 0 then keep = 0 end
-  redis.call('ZADD', K_DEADLINES, I(d), id)
-  keep_pc(pc_key(s.venue, s.pc), keep)
+  redis.call('ZADD', K_DEADLINES, string.format('%d', d), id)
+  -- Mostly the 'ex' read says the record is kept long enough already.
+  if not (ex and ex * 1000 >= now + keep + MARGIN) then
+    keep_pc(pk or pc_key(s.venue, s.pc), keep, now, ex)
+  end
 end
 
 -- Counts a call in a fixed window of a minute whose number (w) and count (n)
@@ -316,7 +368,7 @@ end
 -- store and nil, or, when the call is over limit, what was stored and the
 -- seconds until the minute ends.
 local function count_in_minute(w, n, limit, now)
-  local cur = math.floor(now / 60000)
+  local cur = (now - now % 60000) / 60000
   local next_n = (w == cur) and n + 1 or 1
   if next_n > limit then
     return w, n, math.max(1, math.ceil(((cur + 1) * 60000 - now) / 1000))
@@ -374,16 +426,16 @@ end
 -- or nil when the session is still going.
 local function settle_due(id, s, now)
   if s.st == 'ending' then
-    local e = tonumber(s.eend)
+    local e = s.eend
     if now >= e then
       settle(id, s, s.erea, e)
       return s.erea
     end
     return nil
   end
-  local dl = tonumber(s.seen) + TTL
-  if s.st == 'grace' and tonumber(s.gend) <= dl and now >= tonumber(s.gend) then
-    local g = tonumber(s.gend)
+  local dl = s.seen + TTL
+  local g = s.gend
+  if s.st == 'grace' and g <= dl and now >= g then
     account(s, g)
     settle(id, s, 'charge_exhausted', g)
     return 'charge_exhausted'

@@ -3,7 +3,7 @@
 -- ARGV[1] API key hash, ARGV[2] game session id.
 -- Returns {'OK', play_sec} or {error code}.
 
-local refused, game, _, now = open_game(ARGV[1])
+local refused, game, now = open_game(ARGV[1])
 if refused then return refused end
 local id = ARGV[2]
 local s = load(id)

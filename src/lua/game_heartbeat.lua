@@ -3,9 +3,12 @@
 -- POST /v1/game/session/check.
 -- ARGV[1] API key hash, ARGV[2] game session id, ARGV[3] provider user id,
 -- ARGV[4] 'heartbeat' (count and charge) or 'check' (only keep alive).
--- Returns {'OK', result, play_sec} or {error code}.
+-- Returns the play time in whole seconds when the result is OK, or -1 minus
+-- it when CHARGE_EXHAUSTED: one integer, as Redis turns a table answer into
+-- a reply at a cost larger than the rest of a heartbeat's answer. Else
+-- {'OK', 'SESSION_REPLACED', play_sec} or {error code}.
 
-local refused, game, _, now = open_game(ARGV[1])
+local refused, game, now = open_game(ARGV[1])
 if refused then return refused end
 local id = ARGV[2]
 local s = load(id)
@@ -28,14 +31,17 @@ if s.st == 'ending' then
   if s.rn then save(id, s, now) end   -- the call's count
   return {'SESSION_ENDING'}
 end
-if not launcher_alive(s.venue, s.pc, now) then
+local pk = pc_key(s.venue, s.pc)
+local alive, ex = launcher_alive(pk, now)
+if not alive then
   terminate(id, s, 'launcher_timeout', now)
   return {'SESSION_ENDED'}
 end
 if ARGV[4] == 'heartbeat' then account(s, now) end
-recover(s)
+if s.st == 'grace' then recover(s) end
 s.seen = now
-save(id, s, now)
-local result = 'OK'
-if s.st == 'grace' then result = 'CHARGE_EXHAUSTED' end
-return {'OK', result, math.floor(tonumber(s.play) / 1000)}
+save(id, s, now, ex, pk)
+local play = s.play
+play = (play - play % 1000) / 1000
+if s.st == 'grace' then return -1 - play end
+return play

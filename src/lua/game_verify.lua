@@ -4,7 +4,7 @@
 -- ARGV[4] id for the new game session, ARGV[5] OTT lifetime in ms.
 -- Returns {'INVALID_API_KEY'} | {'OK', 'REFUSED', reason} | {'OK', 'VALID', id}.
 
-local refused, game, rate, now = open_game(ARGV[1])
+local refused, game, now = open_game(ARGV[1])
 if refused then return refused end
 local okey = K_OTT .. ARGV[2]
 local o = hgetall(okey)
@@ -16,7 +16,9 @@ if now - tonumber(o.issued) > tonumber(ARGV[5]) then
   return {'OK', 'REFUSED', 'OTT_EXPIRED'}
 end
 if o.game ~= game then return {'OK', 'REFUSED', 'GAME_MISMATCH'} end
-if not launcher_alive(o.venue, o.pc, now) then
+local pk = pc_key(o.venue, o.pc)
+local alive, ex = launcher_alive(pk, now)
+if not alive then
   return {'OK', 'REFUSED', 'OTT_EXPIRED'}
 end
 local v = redis.call('HMGET', venue_key(o.venue), F_VENUE_WALLET,
@@ -26,7 +28,6 @@ if v[2] ~= '1' or (tonumber(v[1]) or 0) <= 0 then
 end
 
 -- A PC plays one game session at a time: the new one replaces the old.
-local pk = pc_key(o.venue, o.pc)
 local old = redis.call('HGET', pk, 'gs')
 if old then
   local s = load(old)
@@ -40,10 +41,11 @@ if old then
 end
 
 local id = ARGV[4]
+local rate = tonumber(redis.call('HGET', K_GAME .. game, F_GAME_RATE)) or 0
 local s = {st = 'live', t0 = now, last = now, seen = now, play = 0, bms = 0,
   chg = 0, rate = rate, game = game, venue = o.venue, pc = o.pc,
   user = ARGV[3]}
-save(id, s, now)
+save(id, s, now, ex)
 redis.call('HSET', pk, 'gs', id)
 redis.call('HINCRBY', K_STATS, 'started', 1)
 return {'OK', 'VALID', id}

@@ -9,9 +9,10 @@ if refused then return refused end
 redis.call('HSET', lt_key(hash), 'last', I(now))
 redis.call('PEXPIRE', lt_key(hash), I(LTTL))
 local pk = pc_key(l.venue, l.pc)
-keep_pc(pk, LTTL)
+local p = redis.call('HMGET', pk, 'gs', 'ex')
+keep_pc(pk, LTTL, now, p[2])
 redis.call('HSET', pk, 'll', I(now))
-local gs = redis.call('HGET', pk, 'gs')
+local gs = p[1]
 if gs then
   local s = load(gs)
   if not s or (s.st ~= 'live' and s.st ~= 'grace') then gs = false end

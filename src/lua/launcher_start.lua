@@ -20,13 +20,14 @@ if not seen then return {'INVALID_SIGNATURE'} end
 
 local venue, pc, hash = ARGV[1], ARGV[2], ARGV[5]
 local pk = pc_key(venue, pc)
-local old = redis.call('HGET', pk, 'lt')
+local p = redis.call('HMGET', pk, 'lt', 'ex')
+local old = p[1]
 if old then redis.call('DEL', lt_key(old)) end
 redis.call('HSET', lt_key(hash), 'venue', venue, 'pc', pc, 'ip', ARGV[3],
   'hw', ARGV[4], 'started', I(now), 'last', I(now), F_LT_HOME, ARGV[9])
 redis.call('PEXPIRE', lt_key(hash), I(LTTL))
 redis.call('HSET', pk, 'lt', hash, 'll', I(now))
-keep_pc(pk, LTTL)
+keep_pc(pk, LTTL, now, p[2])
 
 local out = {'OK'}
 local ids = redis.call('SMEMBERS', K_GAMES)

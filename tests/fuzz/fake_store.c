@@ -12,6 +12,7 @@
  *   down           STORE_UNAVAILABLE
  *   error          STORE_ERROR
  *   =TEXT          one string reply (not an array)
+ *   %N             one integer reply (not an array)
  *   E|E|...        an array; each E is "~" (nil), "#N" (an integer),
  *                  "@a,b,..." (an array of strings) or a string
  *
@@ -48,7 +49,7 @@ struct store_reply {
 /* What each script answers by default, in SCRIPT_TABLE order. */
 static const char *const fake_script_replies[SCRIPT_COUNT] = {
     "OK|VALID",			  /* game_verify */
-    "OK|OK|#120",		  /* game_heartbeat */
+    "%120",			  /* game_heartbeat */
     "OK|#300",			  /* game_end */
     "OK|g1|Game One|g2|Game Two", /* launcher_start */
     "OK|gs_6f1c2d",		  /* launcher_heartbeat */
@@ -141,6 +142,13 @@ static enum store_result fake_reply(const char *spec, struct store_reply **out)
 		return STORE_ERROR;
 	if (spec[0] == '=') {
 		*out = fake_string(spec + 1, strlen(spec + 1));
+		return STORE_OK;
+	}
+	if (spec[0] == '%') {
+		r = fake_alloc(sizeof *r);
+		r->type = STORE_T_INT;
+		r->integer = strtoll(spec + 1, NULL, 10);
+		*out = r;
 		return STORE_OK;
 	}
 	r = fake_alloc(sizeof *r);

@@ -195,6 +195,61 @@ def test_deactivated_game_key_is_invalid_api_key(svc):
     keepalive(v.heartbeat(gs), "OK")
 
 
+def apikey_record(svc, key):
+    """The Redis name of an API key's record."""
+    return svc.key("apikey:" + hashlib.sha256(key.encode()).hexdigest())
+
+
+def test_api_key_serves_its_game_only_while_active_and_not_revoked(svc):
+    """heartbeatctl keeps the key's copy of its game's state in step: a key
+    made while its game is inactive opens nothing until the game is
+    activated, and activating a game does not bring back a revoked key."""
+    v = Venue(svc)
+    revoked = svc.ctl("key", "create", v.game).stdout.strip()
+    token, gs = v.session()
+    svc.ctl("game", "deactivate", v.game)
+    late = svc.ctl("key", "create", v.game).stdout.strip()
+    expect_error(v.heartbeat(gs, key=late), 401, "INVALID_API_KEY")
+    svc.ctl("key", "revoke", revoked)
+    svc.ctl("game", "activate", v.game)
+    keepalive(v.heartbeat(gs, key=late), "OK")
+    keepalive(v.heartbeat(gs), "OK")
+    expect_error(v.heartbeat(gs, key=revoked), 401, "INVALID_API_KEY")
+    expect_error(v.check(gs, key=revoked), 401, "INVALID_API_KEY")
+    assert svc.redis("HGET", apikey_record(svc, revoked), "serves") == ""
+    assert svc.redis("HGET", apikey_record(svc, late), "serves") == v.game
+    # Game commands about unknown games change nothing.
+    assert svc.ctl("game", "deactivate", "nope", check=False).returncode == 1
+    assert svc.ctl("key", "create", "nope", check=False).returncode == 1
+    assert svc.redis("EXISTS", svc.key("game:nope")) == "0"
+
+
+def test_api_key_record_without_serves_is_read_through_its_game(svc):
+    """An API key's record written before it kept the game's state (no
+    'serves') is read as before: its revoked flag and its game's active
+    flag decide, as the previous heartbeatctl wrote them."""
+    v = Venue(svc)
+    token, gs = v.session()
+    rec = apikey_record(svc, v.key)
+    ott = v.ott(token)
+    svc.redis("HDEL", rec, "serves")
+    keepalive(v.heartbeat(gs), "OK")
+    svc.redis("HSET", svc.key("game:" + v.game), "active", "0")
+    expect_error(v.heartbeat(gs), 401, "INVALID_API_KEY")
+    expect_error(v.verify(ott), 401, "INVALID_API_KEY")
+    svc.redis("HSET", svc.key("game:" + v.game), "active", "1")
+    keepalive(v.check(gs), "OK")
+    svc.redis("HSET", rec, "revoked", "1")
+    expect_error(v.heartbeat(gs), 401, "INVALID_API_KEY")
+    expect_error(v.end(gs), 401, "INVALID_API_KEY")
+    svc.redis("HSET", rec, "revoked", "0")
+    keepalive(v.heartbeat(gs), "OK")
+    # heartbeatctl writes the field again on its next change of the key.
+    svc.ctl("key", "revoke", v.key)
+    assert svc.redis("HGET", rec, "serves") == ""
+    expect_error(v.heartbeat(gs), 401, "INVALID_API_KEY")
+
+
 def test_verify_replaces_the_pcs_live_session(svc):
     v = Venue(svc)
     token, old = v.session()
@@ -367,6 +422,27 @@ def test_heartbeat_charge_exhausted_takes_the_rest_and_never_goes_below_zero(
     assert v.wallet() == 0
     # A new session cannot start on an empty wallet.
     refused(v.verify(v.ott(v.launcher("pc-2"))), "NOT_CHARGEABLE")
+
+
+def test_heartbeat_on_a_wallet_emptied_meanwhile_takes_nothing(svc):
+    # The operator empties the wallet of a live session: the next charge
+    # takes nothing (the wallet stays at zero, never below), the session
+    # goes into grace, and what it was charged stays what it was.
+    v = Venue(svc, rate=3600, coins=100)
+    _, gs = v.session()
+    time.sleep(0.5)
+    keepalive(v.heartbeat(gs), "OK")
+    charged = gs_field(svc, gs, "chg")
+    assert v.wallet() == 100000 - charged
+    svc.ctl("wallet", "set", v.id, "0")
+    time.sleep(0.5)
+    keepalive(v.heartbeat(gs), "CHARGE_EXHAUSTED")
+    assert v.wallet() == 0
+    assert gs_field(svc, gs, "chg") == charged
+    end = expect_ok(v.end(gs))
+    ev = expect_one_event(svc, gs, "normal", v)
+    assert int(ev["charged_millicoins"]) == charged, (ev, charged)
+    assert end["play_duration_sec"] == int(ev["play_duration_sec"])
 
 
 def test_heartbeat_recovers_to_ok_after_wallet_topup(svc):
@@ -545,6 +621,81 @@ def test_pc_record_outlives_the_deadline_by_a_margin_to_one_and_a_half(svc):
     keepalive(v.heartbeat(gs), "OK")
     second = int(svc.redis("PTTL", pk))
     assert 120000 - 2000 < second <= first - 900, (first, second)
+
+
+def redis_now_ms(svc):
+    sec, usec = svc.redis("TIME").split()
+    return int(sec) * 1000 + int(usec) // 1000
+
+
+def pc_kept(svc, pk):
+    """The PC record's expiry as Redis has it and as its 'ex' says (ms)."""
+    now = redis_now_ms(svc)
+    ex = svc.redis("HGET", pk, "ex")
+    return now + int(svc.redis("PTTL", pk)), int(ex) * 1000 if ex else None
+
+
+def pttl_calls(svc):
+    m = re.search(r"cmdstat_pttl:calls=(\d+)", svc.redis("INFO",
+                                                        "commandstats"))
+    return int(m.group(1)) if m else 0
+
+
+@settings(HB_GAME_TTL_SEC=100, HB_LAUNCHER_TTL_SEC=10,
+          HB_SETTLE_MARGIN_SEC=20)
+def test_pc_record_says_until_when_it_is_kept(svc):
+    # 'ex' is at most the record's expiry and at most 2 s short of it; it
+    # is read with the launcher's copy, so heartbeats run no PTTL.
+    v = Venue(svc)
+    token, gs = v.session()
+    pk = svc.key("pc:v1:pc-1")
+    expiry, ex = pc_kept(svc, pk)
+    assert expiry - 2000 <= ex <= expiry, (expiry, ex)
+    before = pttl_calls(svc)
+    keepalive(v.heartbeat(gs), "OK")
+    keepalive(v.check(gs), "OK")
+    expect_ok(v.launcher_heartbeat(token))
+    assert pttl_calls(svc) == before
+    # A record from before 'ex': its PTTL is asked once, and an expiry long
+    # enough is kept as it is.
+    svc.redis("HDEL", pk, "ex")
+    svc.redis("PEXPIRE", pk, "125000")
+    before = pttl_calls(svc)
+    keepalive(v.heartbeat(gs), "OK")
+    keepalive(v.heartbeat(gs), "OK")
+    assert pttl_calls(svc) == before + 1
+    expiry, ex = pc_kept(svc, pk)
+    assert int(svc.redis("PTTL", pk)) <= 125000
+    assert expiry - 2000 <= ex <= expiry, (expiry, ex)
+    # One too short is extended to 100 + 20 + 10 s.
+    svc.redis("HDEL", pk, "ex")
+    svc.redis("PEXPIRE", pk, "50000")
+    keepalive(v.heartbeat(gs), "OK")
+    assert 128000 < int(svc.redis("PTTL", pk)) <= 130000
+    expiry, ex = pc_kept(svc, pk)
+    assert expiry - 2000 <= ex <= expiry, (expiry, ex)
+
+
+@settings(HB_GAME_TTL_SEC=6, HB_LAUNCHER_TTL_SEC=3, HB_SETTLE_MARGIN_SEC=2)
+def test_pc_record_lives_while_its_game_session_does(svc):
+    # The session's deadline lies past what the launcher keeps its PC for:
+    # each heartbeat that needs it extends the record, the record's 'ex'
+    # follows, and the record always outlives the deadline by the margin.
+    v = Venue(svc)
+    token, gs = v.session()
+    pk = svc.key("pc:v1:pc-1")
+    for _ in range(8):
+        time.sleep(0.5)
+        expect_ok(v.launcher_heartbeat(token))
+        deadline = redis_now_ms(svc) + 6000   # at most the session's
+        keepalive(v.heartbeat(gs), "OK")
+        expiry, ex = pc_kept(svc, pk)
+        assert expiry >= deadline + 2000, (expiry, deadline)
+        assert deadline + 1000 <= ex <= expiry, (ex, expiry)
+    time.sleep(7.2)
+    svc.ctl("sweep")
+    ev = expect_one_event(svc, gs, "expired", v)
+    assert svc.redis("HGET", pk, "gs") == ""
 
 
 @settings(HB_GAME_TTL_SEC=2, HB_SWEEP_INTERVAL_SEC=0)
