@@ -195,9 +195,10 @@ def test_deactivated_game_key_is_invalid_api_key(svc):
     keepalive(v.heartbeat(gs), "OK")
 
 
-def apikey_record(svc, key):
-    """The Redis name of an API key's record."""
-    return svc.key("apikey:" + hashlib.sha256(key.encode()).hexdigest())
+def apikey_record(svc, key, shard=0):
+    """The Redis name of an API key's record (in shard)."""
+    return svc.key("apikey:" + hashlib.sha256(key.encode()).hexdigest(),
+                   shard)
 
 
 def test_api_key_serves_its_game_only_while_active_and_not_revoked(svc):
@@ -230,23 +231,30 @@ def test_api_key_record_without_serves_is_read_through_its_game(svc):
     flag decide, as the previous heartbeatctl wrote them."""
     v = Venue(svc)
     token, gs = v.session()
-    rec = apikey_record(svc, v.key)
+    # Configuration lives in every shard: each copy is changed alike.
+    recs = [apikey_record(svc, v.key, i) for i in range(svc.shards())]
+    games = [svc.key("game:" + v.game, i) for i in range(svc.shards())]
+
+    def every(names, command, *args):
+        for name in names:
+            svc.redis(command, name, *args)
     ott = v.ott(token)
-    svc.redis("HDEL", rec, "serves")
+    every(recs, "HDEL", "serves")
     keepalive(v.heartbeat(gs), "OK")
-    svc.redis("HSET", svc.key("game:" + v.game), "active", "0")
+    every(games, "HSET", "active", "0")
     expect_error(v.heartbeat(gs), 401, "INVALID_API_KEY")
     expect_error(v.verify(ott), 401, "INVALID_API_KEY")
-    svc.redis("HSET", svc.key("game:" + v.game), "active", "1")
+    every(games, "HSET", "active", "1")
     keepalive(v.check(gs), "OK")
-    svc.redis("HSET", rec, "revoked", "1")
+    every(recs, "HSET", "revoked", "1")
     expect_error(v.heartbeat(gs), 401, "INVALID_API_KEY")
     expect_error(v.end(gs), 401, "INVALID_API_KEY")
-    svc.redis("HSET", rec, "revoked", "0")
+    every(recs, "HSET", "revoked", "0")
     keepalive(v.heartbeat(gs), "OK")
     # heartbeatctl writes the field again on its next change of the key.
     svc.ctl("key", "revoke", v.key)
-    assert svc.redis("HGET", rec, "serves") == ""
+    for rec in recs:
+        assert svc.redis("HGET", rec, "serves") == ""
     expect_error(v.heartbeat(gs), 401, "INVALID_API_KEY")
 
 
@@ -648,7 +656,7 @@ def test_pc_record_says_until_when_it_is_kept(svc):
     # is read with the launcher's copy, so heartbeats run no PTTL.
     v = Venue(svc)
     token, gs = v.session()
-    pk = svc.key("pc:v1:pc-1")
+    pk = svc.key("pc:v1:pc-1", svc.shard_of_owner("v1"))
     expiry, ex = pc_kept(svc, pk)
     assert expiry - 2000 <= ex <= expiry, (expiry, ex)
     before = pttl_calls(svc)
@@ -683,7 +691,7 @@ def test_pc_record_lives_while_its_game_session_does(svc):
     # follows, and the record always outlives the deadline by the margin.
     v = Venue(svc)
     token, gs = v.session()
-    pk = svc.key("pc:v1:pc-1")
+    pk = svc.key("pc:v1:pc-1", svc.shard_of_owner("v1"))
     for _ in range(8):
         time.sleep(0.5)
         expect_ok(v.launcher_heartbeat(token))
