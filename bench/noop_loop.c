@@ -58,11 +58,12 @@ void app_maybe_sweep(struct app *app)
 /* ---- The store: never reached but by the loop's start and end ------------
  */
 
-enum store_result store_command(struct store *st, int argc,
+enum store_result store_command(struct store *st, int shard, int argc,
 				const char *const *argv, const size_t *lens,
 				struct store_reply **out)
 {
 	(void)st;
+	(void)shard;
 	(void)argc;
 	(void)argv;
 	(void)lens;
