@@ -5,9 +5,9 @@
 -- Returns {'OK', ended game session id or false} or {'UNAUTHORIZED'}.
 
 local hash = ARGV[1]
-local refused, l, now = open_launcher(hash)
+local refused, now, venue, pc = open_launcher(hash)
 if refused then return refused end
-local pk = pc_key(l.venue, l.pc)
+local pk = pc_key(venue, pc)
 local ended = false
 local gs = redis.call('HGET', pk, 'gs')
 if gs then
