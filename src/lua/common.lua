@@ -458,9 +458,10 @@ end
 -- call is counted against the limit of calls per launcher per minute, in the
 -- token's record. Only the fields the calls use are read (an array reply
 -- costs Redis per element, and the record also holds ip, hw, started and
--- the home). Returns nil, the time, the venue and the PC; or the reply that
--- refuses the call.
-local function open_launcher(hash)
+-- the home). touch (the heartbeat): the time is also written as the token's
+-- last call, in the same HSET as the count. Returns nil, the time, the venue
+-- and the PC; or the reply that refuses the call.
+local function open_launcher(hash, touch)
   local now = now_ms()
   local lk = lt_key(hash)
   local l = redis.call('HMGET', lk, 'venue', 'pc', 'last', 'rw', 'rn')
@@ -473,7 +474,13 @@ local function open_launcher(hash)
   if limit > 0 then
     local w, n, wait = count_in_minute(tonumber(l[4]), l[5], limit, now)
     if wait then return limited(wait) end
-    redis.call('HSET', lk, 'rw', I(w), 'rn', I(n))
+    if touch then
+      redis.call('HSET', lk, 'last', I(now), 'rw', I(w), 'rn', I(n))
+    else
+      redis.call('HSET', lk, 'rw', I(w), 'rn', I(n))
+    end
+  elseif touch then
+    redis.call('HSET', lk, 'last', I(now))
   end
   return nil, now, venue, pc
 end

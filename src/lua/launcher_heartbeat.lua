@@ -4,9 +4,8 @@
 -- Returns {'OK', game_session_id or false} or {'UNAUTHORIZED'}.
 
 local hash = ARGV[1]
-local refused, now, venue, pc = open_launcher(hash)
+local refused, now, venue, pc = open_launcher(hash, true)
 if refused then return refused end
-redis.call('HSET', lt_key(hash), 'last', I(now))
 redis.call('PEXPIRE', lt_key(hash), I(LTTL))
 local pk = pc_key(venue, pc)
 local p = redis.call('HMGET', pk, 'gs', 'ex')
