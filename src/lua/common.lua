@@ -458,18 +458,20 @@ end
 -- call is counted against the limit of calls per launcher per minute, in the
 -- token's record. Only the fields the calls use are read (an array reply
 -- costs Redis per element, and the record also holds ip, hw, started and
--- the home). touch (the heartbeat): the time is also written as the token's
--- last call, in the same HSET as the count. Returns nil, the time, the venue
--- and the PC; or the reply that refuses the call.
+-- the home). The PC's record is read once, its game session and 'ex' (see
+-- keep_pc) with its token. touch (the heartbeat): the time is also written
+-- as the token's last call, in the same HSET as the count. Returns nil, the
+-- time, the PC record's key, its 'gs' and 'ex' (false when absent), the
+-- venue and the PC; or the reply that refuses the call.
 local function open_launcher(hash, touch)
   local now = now_ms()
   local lk = lt_key(hash)
   local l = redis.call('HMGET', lk, 'venue', 'pc', 'last', 'rw', 'rn')
   local venue, pc, last = l[1], l[2], l[3]
   if not last or last + LTTL <= now then return {'UNAUTHORIZED'} end
-  if redis.call('HGET', pc_key(venue, pc), 'lt') ~= hash then
-    return {'UNAUTHORIZED'}
-  end
+  local pk = pc_key(venue, pc)
+  local p = redis.call('HMGET', pk, 'lt', 'gs', 'ex')
+  if p[1] ~= hash then return {'UNAUTHORIZED'} end
   local limit = LIMITS[3]
   if limit > 0 then
     local w, n, wait = count_in_minute(tonumber(l[4]), l[5], limit, now)
@@ -482,7 +484,7 @@ local function open_launcher(hash, touch)
   elseif touch then
     redis.call('HSET', lk, 'last', I(now))
   end
-  return nil, now, venue, pc
+  return nil, now, pk, p[2], p[3], venue, pc
 end
 
 -- Appends a wallet movement of venue to the event log, in the step that

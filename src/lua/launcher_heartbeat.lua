@@ -4,14 +4,11 @@
 -- Returns {'OK', game_session_id or false} or {'UNAUTHORIZED'}.
 
 local hash = ARGV[1]
-local refused, now, venue, pc = open_launcher(hash, true)
+local refused, now, pk, gs, ex = open_launcher(hash, true)
 if refused then return refused end
 redis.call('PEXPIRE', lt_key(hash), I(LTTL))
-local pk = pc_key(venue, pc)
-local p = redis.call('HMGET', pk, 'gs', 'ex')
-keep_pc(pk, LTTL, now, p[2])
+keep_pc(pk, LTTL, now, ex)
 redis.call('HSET', pk, 'll', I(now))
-local gs = p[1]
 if gs then
   local s = load(gs)
   if not s or (s.st ~= 'live' and s.st ~= 'grace') then gs = false end

@@ -5,7 +5,7 @@
 -- Returns {'OK'} or {error code}.
 
 local hash = ARGV[1]
-local refused, now, venue, pc = open_launcher(hash)
+local refused, now, _, _, _, venue, pc = open_launcher(hash)
 if refused then return refused end
 if redis.call('HGET', K_GAME .. ARGV[2], F_GAME_ACTIVE) ~= '1' then
   return {'GAME_NOT_FOUND'}
