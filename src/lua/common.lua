@@ -342,6 +342,20 @@ local function load(id)
   return s
 end
 
+-- The state of game session id ('live', 'grace', 'ending' or 'ended'), as
+-- load() finds it, or nil when there is none; for the calls that need only
+-- that, without building the session (a record that is not one is an error,
+-- as for load).
+local function state_of(id)
+  local rec = redis.call('HGET', gsb_key(id), id)
+  if not rec then return redis.call('HGET', gs_key(id), 'st') or nil end
+  local st, _, _, _, _, _, _, _, _, _, _, _, _, user = cmsgpack.unpack(rec)
+  if not REC_STATE[st] or type(user) ~= 'string' then
+    return error('malformed game session record')
+  end
+  return REC_STATE[st]
+end
+
 -- Writes a live session back to its bucket, indexes its deadline, and keeps
 -- its PC's record (pk, when the caller has its name) for at least MARGIN
 -- past the deadline so a sweep can settle it (ex: the PC record's 'ex' when

@@ -10,7 +10,7 @@ redis.call('PEXPIRE', lt_key(hash), I(LTTL))
 keep_pc(pk, LTTL, now, ex)
 redis.call('HSET', pk, 'll', I(now))
 if gs then
-  local s = load(gs)
-  if not s or (s.st ~= 'live' and s.st ~= 'grace') then gs = false end
+  local st = state_of(gs)
+  if st ~= 'live' and st ~= 'grace' then gs = false end
 end
 return {'OK', gs}
