@@ -476,7 +476,8 @@ end
 -- keep_pc) with its token. touch (the heartbeat): the time is also written
 -- as the token's last call, in the same HSET as the count. Returns nil, the
 -- time, the PC record's key, its 'gs' and 'ex' (false when absent), the
--- venue and the PC; or the reply that refuses the call.
+-- venue, the PC and (touch) the time as written; or the reply that refuses
+-- the call.
 local function open_launcher(hash, touch)
   local now = now_ms()
   local lk = lt_key(hash)
@@ -487,18 +488,19 @@ local function open_launcher(hash, touch)
   local p = redis.call('HMGET', pk, 'lt', 'gs', 'ex')
   if p[1] ~= hash then return {'UNAUTHORIZED'} end
   local limit = LIMITS[3]
+  local t = touch and I(now)
   if limit > 0 then
     local w, n, wait = count_in_minute(tonumber(l[4]), l[5], limit, now)
     if wait then return limited(wait) end
-    if touch then
-      redis.call('HSET', lk, 'last', I(now), 'rw', I(w), 'rn', I(n))
+    if t then
+      redis.call('HSET', lk, 'last', t, 'rw', I(w), 'rn', I(n))
     else
       redis.call('HSET', lk, 'rw', I(w), 'rn', I(n))
     end
-  elseif touch then
-    redis.call('HSET', lk, 'last', I(now))
+  elseif t then
+    redis.call('HSET', lk, 'last', t)
   end
-  return nil, now, pk, p[2], p[3], venue, pc
+  return nil, now, pk, p[2], p[3], venue, pc, t
 end
 
 -- Appends a wallet movement of venue to the event log, in the step that

@@ -4,11 +4,14 @@
 -- Returns {'OK', game_session_id or false} or {'UNAUTHORIZED'}.
 
 local hash = ARGV[1]
-local refused, now, pk, gs, ex = open_launcher(hash, true)
+local refused, now, pk, gs, ex, _, _, t = open_launcher(hash, true)
 if refused then return refused end
 redis.call('PEXPIRE', lt_key(hash), I(LTTL))
-keep_pc(pk, LTTL, now, ex)
-redis.call('HSET', pk, 'll', I(now))
+-- Mostly the 'ex' read says the record is kept long enough already.
+if not (ex and ex * 1000 >= now + LTTL + MARGIN) then
+  keep_pc(pk, LTTL, now, ex)
+end
+redis.call('HSET', pk, 'll', t)
 if gs then
   local st = state_of(gs)
   if st ~= 'live' and st ~= 'grace' then gs = false end
