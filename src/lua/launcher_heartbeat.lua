@@ -1,7 +1,9 @@
 -- SPDX-License-Identifier: BSD-3-Clause
 -- launcher_heartbeat.lua: PATCH /v1/launcher/heartbeat.
 -- ARGV[1] launcher token hash.
--- Returns {'OK', game_session_id or false} or {'UNAUTHORIZED'}.
+-- Returns the PC's game session id when it is live or in grace, else 0: one
+-- value, as Redis turns a table answer into a reply at a cost larger than
+-- the rest of the answer (see game_heartbeat.lua). Else {error code}.
 
 local hash = ARGV[1]
 local refused, now, pk, gs, ex, _, _, t = open_launcher(hash, true)
@@ -16,4 +18,4 @@ if gs then
   local st = state_of(gs)
   if st ~= 'live' and st ~= 'grace' then gs = false end
 end
-return {'OK', gs}
+return gs or 0
