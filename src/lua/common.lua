@@ -8,7 +8,7 @@
 -- say) and a call of enter(). The settings come first, as constants:
 --   TTL      game session TTL, ms        GRACE  grace period, ms
 --   LTTL     launcher TTL, ms            TOMB   tombstone lifetime, ms
---   MARGIN   settle margin, ms
+--   MARGIN   settle margin, ms           LTTL_TEXT  LTTL as text (PEXPIRE)
 --   LIMITS   rate limits {per key per s, per session per min, per launcher
 --            token per min, per device user per min} (0: no limit)
 -- so that no call spends time reading them (and a worker whose settings

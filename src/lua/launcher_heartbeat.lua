@@ -8,7 +8,7 @@
 local hash = ARGV[1]
 local refused, now, pk, gs, ex, _, _, t = open_launcher(hash, true)
 if refused then return refused end
-redis.call('PEXPIRE', lt_key(hash), I(LTTL))
+redis.call('PEXPIRE', lt_key(hash), LTTL_TEXT)
 -- Mostly the 'ex' read says the record is kept long enough already.
 if not (ex and ex * 1000 >= now + LTTL + MARGIN) then
   keep_pc(pk, LTTL, now, ex)
