@@ -231,7 +231,8 @@ int call_script(struct call *c, enum script_id id, int argc,
 	}
 	code = store_reply_str(store_reply_at(r, 0), &len);
 	if ((code != NULL && len == 2 && memcmp(code, "OK", 2) == 0) ||
-	    store_reply_type(r) == STORE_T_INT) {
+	    store_reply_type(r) == STORE_T_INT ||
+	    store_reply_type(r) == STORE_T_STR) {
 		*out = r;
 		return 0;
 	}

@@ -79,8 +79,8 @@ int call_copy_home(const char *prefix, const char *id, size_t len, char *out);
 
 /*
  * Runs a script on the call's shard and checks its status word. On "OK" (or
- * a bare integer, the heartbeat's answer) returns 0 with *out set (caller
- * frees). Otherwise answers the error (503 when the store is down, the
+ * a bare integer or string, the heartbeats' answers) returns 0 with *out set
+ * (caller frees). Otherwise answers the error (503 when the store is down, the
  * script's code, or 500) and returns -1.
  */
 int call_script(struct call *c, enum script_id id, int argc,

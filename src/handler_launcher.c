@@ -245,12 +245,11 @@ static int launcher_bearer(struct call *c, char hash[CRYPTO_SHA256_HEX],
 	return 0;
 }
 
-/* Writes a game session id from a reply, or null. */
-static void launcher_write_gs(struct call *c, const struct store_reply *r,
-			      size_t i)
+/* Writes a game session id from a reply (borrowed): a string, else null. */
+static void launcher_write_gs(struct call *c, const struct store_reply *r)
 {
 	size_t len;
-	const char *gs = store_reply_str(store_reply_at(r, i), &len);
+	const char *gs = store_reply_str(r, &len);
 
 	jw_key(&c->resp->body, "game_session_id");
 	if (gs != NULL)
@@ -273,7 +272,8 @@ void handle_launcher_heartbeat(struct call *c)
 	jw_string(&c->resp->body, "OK");
 	jw_key(&c->resp->body, "next_heartbeat_in");
 	jw_int(&c->resp->body, c->app->cfg->launcher_interval_sec);
-	launcher_write_gs(c, r, 1);
+	/* The session id, or 0 when there is none (launcher_heartbeat.lua). */
+	launcher_write_gs(c, r);
 	call_data_end(c);
 	store_reply_free(r);
 }
@@ -324,7 +324,7 @@ void handle_launcher_end(struct call *c)
 	call_data_begin(c);
 	jw_key(&c->resp->body, "result");
 	jw_string(&c->resp->body, "SUCCESS");
-	launcher_write_gs(c, r, 1);
+	launcher_write_gs(c, store_reply_at(r, 1));
 	call_data_end(c);
 	store_reply_free(r);
 }

@@ -91,13 +91,14 @@ int store_prologue(const struct config *cfg, char *out, size_t size)
 	size_t n = (size_t)snprintf(
 	    out, size,
 	    "local TTL, GRACE, LTTL, TOMB, MARGIN = %lld, %lld, "
-	    "%lld, %lld, %lld\nlocal LIMITS = {%lld, %lld, %lld, "
-	    "%lld}\n",
+	    "%lld, %lld, %lld\nlocal LTTL_TEXT = '%lld'\n"
+	    "local LIMITS = {%lld, %lld, %lld, %lld}\n",
 	    (long long)cfg->game_ttl_sec * 1000,
 	    (long long)cfg->grace_sec * 1000,
 	    (long long)cfg->launcher_ttl_sec * 1000,
 	    (long long)cfg->tombstone_sec * 1000,
 	    (long long)cfg->settle_margin_sec * 1000,
+	    (long long)cfg->launcher_ttl_sec * 1000,
 	    (long long)cfg->rate_key_per_sec,
 	    (long long)cfg->rate_session_per_min,
 	    (long long)cfg->rate_launcher_per_min,

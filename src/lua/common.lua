@@ -8,7 +8,7 @@
 -- say) and a call of enter(). The settings come first, as constants:
 --   TTL      game session TTL, ms        GRACE  grace period, ms
 --   LTTL     launcher TTL, ms            TOMB   tombstone lifetime, ms
---   MARGIN   settle margin, ms
+--   MARGIN   settle margin, ms           LTTL_TEXT  LTTL as text (PEXPIRE)
 --   LIMITS   rate limits {per key per s, per session per min, per launcher
 --            token per min, per device user per min} (0: no limit)
 -- so that no call spends time reading them (and a worker whose settings
@@ -342,6 +342,20 @@ local function load(id)
   return s
 end
 
+-- The state of game session id ('live', 'grace', 'ending' or 'ended'), as
+-- load() finds it, or nil when there is none; for the calls that need only
+-- that, without building the session (a record that is not one is an error,
+-- as for load).
+local function state_of(id)
+  local rec = redis.call('HGET', gsb_key(id), id)
+  if not rec then return redis.call('HGET', gs_key(id), 'st') or nil end
+  local st, _, _, _, _, _, _, _, _, _, _, _, _, user = cmsgpack.unpack(rec)
+  if not REC_STATE[st] or type(user) ~= 'string' then
+    return error('malformed game session record')
+  end
+  return REC_STATE[st]
+end
+
 -- Writes a live session back to its bucket, indexes its deadline, and keeps
 -- its PC's record (pk, when the caller has its name) for at least MARGIN
 -- past the deadline so a sweep can settle it (ex: the PC record's 'ex' when
@@ -456,23 +470,37 @@ end
 -- The opening of every launcher call but the start: the launcher token (by
 -- its hash) must be known, not replaced and not silent past its TTL; then the
 -- call is counted against the limit of calls per launcher per minute, in the
--- token's record. Returns nil, the record and the time; or the reply that
--- refuses the call.
-local function open_launcher(hash)
+-- token's record. Only the fields the calls use are read (an array reply
+-- costs Redis per element, and the record also holds ip, hw, started and
+-- the home). The PC's record is read once, its game session and 'ex' (see
+-- keep_pc) with its token. touch (the heartbeat): the time is also written
+-- as the token's last call, in the same HSET as the count. Returns nil, the
+-- time, the PC record's key, its 'gs' and 'ex' (false when absent), the
+-- venue, the PC and (touch) the time as written; or the reply that refuses
+-- the call.
+local function open_launcher(hash, touch)
   local now = now_ms()
-  local l = hgetall(lt_key(hash))
-  if not l or tonumber(l.last) + LTTL <= now then return {'UNAUTHORIZED'} end
-  if redis.call('HGET', pc_key(l.venue, l.pc), 'lt') ~= hash then
-    return {'UNAUTHORIZED'}
-  end
+  local lk = lt_key(hash)
+  local l = redis.call('HMGET', lk, 'venue', 'pc', 'last', 'rw', 'rn')
+  local venue, pc, last = l[1], l[2], l[3]
+  if not last or last + LTTL <= now then return {'UNAUTHORIZED'} end
+  local pk = pc_key(venue, pc)
+  local p = redis.call('HMGET', pk, 'lt', 'gs', 'ex')
+  if p[1] ~= hash then return {'UNAUTHORIZED'} end
   local limit = LIMITS[3]
+  local t = touch and I(now)
   if limit > 0 then
-    local w, n, wait = count_in_minute(tonumber(l.rw), tonumber(l.rn), limit,
-      now)
+    local w, n, wait = count_in_minute(tonumber(l[4]), l[5], limit, now)
     if wait then return limited(wait) end
-    redis.call('HSET', lt_key(hash), 'rw', I(w), 'rn', I(n))
+    if t then
+      redis.call('HSET', lk, 'last', t, 'rw', I(w), 'rn', I(n))
+    else
+      redis.call('HSET', lk, 'rw', I(w), 'rn', I(n))
+    end
+  elseif t then
+    redis.call('HSET', lk, 'last', t)
   end
-  return nil, l, now
+  return nil, now, pk, p[2], p[3], venue, pc, t
 end
 
 -- Appends a wallet movement of venue to the event log, in the step that

@@ -5,11 +5,9 @@
 -- Returns {'OK', ended game session id or false} or {'UNAUTHORIZED'}.
 
 local hash = ARGV[1]
-local refused, l, now = open_launcher(hash)
+local refused, now, pk, gs = open_launcher(hash)
 if refused then return refused end
-local pk = pc_key(l.venue, l.pc)
 local ended = false
-local gs = redis.call('HGET', pk, 'gs')
 if gs then
   local s = load(gs)
   if s and s.st ~= 'ended' and not settle_due(gs, s, now) then

@@ -5,13 +5,13 @@
 -- Returns {'OK'} or {error code}.
 
 local hash = ARGV[1]
-local refused, l, now = open_launcher(hash)
+local refused, now, _, _, _, venue, pc = open_launcher(hash)
 if refused then return refused end
 if redis.call('HGET', K_GAME .. ARGV[2], F_GAME_ACTIVE) ~= '1' then
   return {'GAME_NOT_FOUND'}
 end
 local okey = K_OTT .. ARGV[3]
-redis.call('HSET', okey, 'game', ARGV[2], 'venue', l.venue, 'pc', l.pc,
+redis.call('HSET', okey, 'game', ARGV[2], 'venue', venue, 'pc', pc,
   'lt', hash, 'issued', I(now), 'used', '0')
 redis.call('PEXPIRE', okey, ARGV[4])
 return {'OK'}

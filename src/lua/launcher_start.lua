@@ -25,7 +25,7 @@ local old = p[1]
 if old then redis.call('DEL', lt_key(old)) end
 redis.call('HSET', lt_key(hash), 'venue', venue, 'pc', pc, 'ip', ARGV[3],
   'hw', ARGV[4], 'started', I(now), 'last', I(now), F_LT_HOME, ARGV[9])
-redis.call('PEXPIRE', lt_key(hash), I(LTTL))
+redis.call('PEXPIRE', lt_key(hash), LTTL_TEXT)
 redis.call('HSET', pk, 'lt', hash, 'll', I(now))
 keep_pc(pk, LTTL, now, p[2])
 

@@ -892,6 +892,25 @@ def test_live_session_in_its_own_hash_is_kept_and_moves_into_its_bucket(svc):
     assert svc.redis("HGET", svc.key("gs:" + gs, svc.shard_of_id(gs)), "st") == "ended"
 
 
+@settings(HB_GRACE_SEC=5)
+def test_launcher_heartbeat_names_a_live_or_grace_session_not_an_ending_one(
+        svc):
+    # The launcher heartbeat reads only the state of its PC's session: from
+    # the session's record in its bucket or, for a session from before
+    # buckets, its own hash.
+    v = Venue(svc, rate=3600, coins=1)
+    token, gs = v.session()
+    name = lambda: expect_ok(v.launcher_heartbeat(token))["game_session_id"]
+    assert name() == gs
+    time.sleep(1.2)
+    keepalive(v.heartbeat(gs), "CHARGE_EXHAUSTED")
+    assert name() == gs
+    old_layout(svc, gs)
+    assert name() == gs
+    svc.ctl("session", "revoke", gs, "--drain", 5)
+    assert name() is None
+
+
 @settings(HB_GAME_TTL_SEC=2, HB_SWEEP_INTERVAL_SEC=0)
 def test_live_session_in_its_own_hash_is_settled_by_a_sweep(svc):
     v = Venue(svc)

@@ -7,12 +7,14 @@ proxies), launcher heartbeat, OTT issue, launcher end and bearer tokens.
 Contract: docs/API.md, "Launcher API".
 """
 
+import hashlib
 import json
 import re
 import time
 
-from harness import (Venue, expect_error, expect_ok, expect_one_event,
-                     service_options, session_events, settings, suite_main)
+from harness import (Venue, commandstats, expect_error, expect_ok,
+                     expect_one_event, service_options, session_events,
+                     settings, suite_main, wait_workers_connected)
 
 START_KEYS = {"launcher_token", "next_heartbeat_in", "games"}
 HEARTBEAT_KEYS = {"result", "next_heartbeat_in", "game_session_id"}
@@ -358,6 +360,30 @@ def test_launcher_heartbeat_with_empty_json_body_is_accepted(svc):
     r = svc.request("PATCH", "/v1/launcher/heartbeat", {},
                     {"Authorization": "Bearer " + token})
     expect_ok(r, HEARTBEAT_KEYS)
+
+
+@settings(HB_SWEEP_INTERVAL_SEC=0, HB_LAUNCHER_TTL_SEC=200)
+def test_launcher_heartbeat_runs_eight_redis_commands(svc):
+    # A PC cafe's session brings a launcher heartbeat every minute, so its
+    # cost in Redis counts (docs/performance.md): the anchor, the time, the
+    # token's record read and written once, its expiry, the PC's record
+    # read and its copy of the launcher's last call written, and the state
+    # of the PC's game session.
+    v = Venue(svc)
+    token, gs = v.session()
+    wait_workers_connected(svc, lambda: expect_ok(v.launcher_heartbeat(token)))
+    before = commandstats(svc)
+    data = expect_ok(v.launcher_heartbeat(token), HEARTBEAT_KEYS)
+    after = commandstats(svc)
+    ran = {k: after.get(k, 0) - before.get(k, 0) for k in after}
+    ran = {k: n for k, n in ran.items() if n and k not in ("info", "fcall",
+                                                         "evalsha")}
+    assert ran == {"get": 1, "time": 1, "hmget": 2, "hset": 2, "pexpire": 1,
+                   "hget": 1}, ran
+    assert data["game_session_id"] == gs, data
+    lk = svc.key("lt:" + hashlib.sha256(token.encode()).hexdigest(),
+                 svc.shard_of_id(token, "lt_"))
+    assert 199000 < int(svc.redis("PTTL", lk)) <= 200000
 
 
 @settings(HB_LAUNCHER_TTL_SEC=2)
