@@ -52,7 +52,7 @@ static const char *const fake_script_replies[SCRIPT_COUNT] = {
     "%120",			  /* game_heartbeat */
     "OK|#300",			  /* game_end */
     "OK|g1|Game One|g2|Game Two", /* launcher_start */
-    "OK|gs_6f1c2d",		  /* launcher_heartbeat */
+    "=gs_6f1c2d",		  /* launcher_heartbeat */
     "OK",			  /* launcher_ott */
     "OK|~",			  /* launcher_end */
     "OK|#0",			  /* sweep */
