@@ -231,7 +231,9 @@ class DeployService(Service):
             "apache/heartbeat-proxy-fcgi.conf", "apache-site.conf",
             LISTEN="127.0.0.1:%d" % self.port, SOCKET=self.worker_sock,
             STATE=self.dir)
-        self._apache(["proxy", "proxy_fcgi"], ["Include " + site])
+        mpm = self.deploy_file("apache/mpm-event.conf", "mpm-event.conf")
+        self._apache(["proxy", "proxy_fcgi"], ["Include " + mpm,
+                                               "Include " + site])
 
     def _shared(self, modules):
         """A user's public_html with the API uploaded into api/: the
@@ -426,9 +428,29 @@ def pids_running(*programs):
     return pids
 
 
+def apache_children(svc):
+    """The pids of the processes the Apache parent has started."""
+    with open(os.path.join(svc.dir, "apache.pid")) as f:
+        parent = f.read().strip()
+    kids = []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open("/proc/%s/stat" % pid) as f:
+                stat = f.read()
+        except OSError:
+            continue
+        if stat.rsplit(")", 1)[1].split()[1] == parent:
+            kids.append(pid)
+    return kids
+
+
 def make_test(kind):
     def test(svc):
         end_to_end(svc)
+        if kind == "apache-proxy-fcgi":
+            # mpm-event.conf: one child serves every connection.
+            kids = apache_children(svc)
+            assert len(kids) == 1, kids
     test.__name__ = "test_" + kind.replace("-", "_")
     test.kind = kind
     return test
