@@ -49,6 +49,17 @@ def free_port():
         return s.getsockname()[1]
 
 
+def children_of(parent):
+    """The PIDs of the processes parent (a PID) has started, sorted."""
+    try:
+        with open("/proc/%d/task/%d/children" % (parent, parent)) as f:
+            return sorted(int(x) for x in f.read().split())
+    except OSError:
+        out = subprocess.run(["pgrep", "-P", str(parent)],
+                             capture_output=True, text=True).stdout
+        return sorted(int(x) for x in out.split())
+
+
 def wait_for(what, check, timeout=60.0):
     """Polls check() until it is true; raises after timeout seconds (a
     bound for a busy machine: an idle one takes a fraction of it)."""
@@ -411,14 +422,7 @@ class Service:
     def worker_pids(self):
         """The PIDs of the worker processes (children of the --workers
         parent), sorted."""
-        parent = self.procs["workers"].pid
-        try:
-            with open("/proc/%d/task/%d/children" % (parent, parent)) as f:
-                return sorted(int(x) for x in f.read().split())
-        except OSError:
-            out = subprocess.run(["pgrep", "-P", str(parent)],
-                                 capture_output=True, text=True).stdout
-            return sorted(int(x) for x in out.split())
+        return children_of(self.procs["workers"].pid)
 
     def worker_log(self):
         return self.log("worker.log")

@@ -27,9 +27,9 @@ import stat
 import subprocess
 import time
 
-from harness import (DEPLOY, Response, Service, Venue, expect_error,
-                     fill_template, free_port, make_jwt, suite_main, wait_for,
-                     WORKER)
+from harness import (DEPLOY, Response, Service, Venue, children_of,
+                     expect_error, fill_template, free_port, make_jwt,
+                     suite_main, wait_for, WORKER)
 
 # The user Apache and lighttpd run as.
 WEB_USER = "www-data"
@@ -429,19 +429,9 @@ def pids_running(*programs):
 
 
 def apache_children(svc):
-    """The pids of the processes the Apache parent has started."""
+    """The PIDs of the processes the Apache parent has started."""
     with open(os.path.join(svc.dir, "apache.pid")) as f:
-        parent = f.read().strip()
-    kids = []
-    for pid in filter(str.isdigit, os.listdir("/proc")):
-        try:
-            with open("/proc/%s/stat" % pid) as f:
-                stat = f.read()
-        except OSError:
-            continue
-        if stat.rsplit(")", 1)[1].split()[1] == parent:
-            kids.append(pid)
-    return kids
+        return children_of(int(f.read()))
 
 
 def make_test(kind):
