@@ -167,7 +167,7 @@ static void ops_local_metrics(struct jw *w)
 
 /* The figures kept in Redis, summed over the shards. */
 struct ops_sums {
-	long long live;
+	unsigned long long live;
 	double lag;
 	unsigned long long started;
 	int nreasons;
@@ -180,10 +180,13 @@ static void ops_add_shard(struct ops_sums *sum, const struct store_reply *r)
 {
 	const struct store_reply *stats = store_reply_at(r, 4);
 	long long now = store_reply_int(store_reply_at(r, 3));
+	long long live = store_reply_int(store_reply_at(r, 1));
 	size_t olen;
 	const char *oldest = store_reply_str(store_reply_at(r, 2), &olen);
 
-	sum->live += store_reply_int(store_reply_at(r, 1));
+	/* A count from ZCARD; summed unsigned, so no reply can overflow it. */
+	if (live > 0)
+		sum->live += (unsigned long long)live;
 	if (oldest != NULL) {
 		double due = strtod(oldest, NULL);
 
@@ -256,7 +259,7 @@ static void ops_store_metrics(struct call *c, struct jw *w)
 			   "# HELP heartbeat_live_game_sessions Game sessions "
 			   "not yet ended.\n"
 			   "# TYPE heartbeat_live_game_sessions gauge\n"
-			   "heartbeat_live_game_sessions %lld\n"
+			   "heartbeat_live_game_sessions %llu\n"
 			   "# HELP heartbeat_sweep_lag_seconds How long the "
 			   "most overdue session has waited to be settled.\n"
 			   "# TYPE heartbeat_sweep_lag_seconds gauge\n"
