@@ -84,7 +84,10 @@ static size_t store_prologue_keys(char *out, size_t size)
 /*
  * Writes the settings the scripts read (common.lua) as Lua: the numbers,
  * then the key layout (store_prologue_keys). Returns 0, or -1 when they do
- * not fit in size.
+ * not fit in size. LTTL_TEXT, the launcher TTL as PEXPIRE takes it, is
+ * written here and not derived in common.lua: a function library's
+ * top-level code runs as FUNCTION LOAD loads it, where Redis gives it no
+ * string library, and formatting it per call costs every launcher call.
  */
 int store_prologue(const struct config *cfg, char *out, size_t size)
 {
